@@ -1,0 +1,151 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configures a DB. A zero field means "use the default".
+type Options struct {
+	// InitialMmapSize is the initial mmap size of the bbolt file. A large
+	// value keeps a long-running snapshot read transaction from stalling
+	// writes when the file grows. Default 1 GiB.
+	InitialMmapSize int
+	// Timeout bounds the wait for the file lock held by another process.
+	// Default 5s.
+	Timeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.InitialMmapSize == 0 {
+		o.InitialMmapSize = 1 << 30
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	return o
+}
+
+// DB is keepkv's state: a bbolt file plus in-memory counters derived from it.
+// It is safe for concurrent use: any number of View calls run alongside one
+// ApplyBatch or Restore at a time (the Raft FSM goroutine is the only writer).
+type DB struct {
+	path string
+	opts Options
+
+	mu      sync.RWMutex // write-held only while Restore swaps the file
+	bolt    *bolt.DB
+	closed  bool
+	applied atomic.Uint64
+	keys    [NumDBs]atomic.Int64
+	expires [NumDBs]atomic.Int64
+}
+
+// Open opens (creating if needed) the bbolt file at path.
+func Open(path string, opts Options) (*DB, error) {
+	db := &DB{path: path, opts: opts.withDefaults()}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("storage: create dir: %w", err)
+	}
+	if err := db.open(); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) open() error {
+	b, err := bolt.Open(db.path, 0o600, &bolt.Options{
+		Timeout:         db.opts.Timeout,
+		InitialMmapSize: db.opts.InitialMmapSize,
+		FreelistType:    bolt.FreelistMapType,
+	})
+	if err != nil {
+		return fmt.Errorf("storage: open %s: %w", db.path, err)
+	}
+	if err := b.Update(createBuckets); err != nil {
+		b.Close()
+		return fmt.Errorf("storage: init buckets: %w", err)
+	}
+	db.bolt = b
+	return b.View(db.loadCounters)
+}
+
+func createBuckets(tx *bolt.Tx) error {
+	names := append([][]byte{bucketExpiry, bucketMeta}, dbBuckets[:]...)
+	for _, name := range names {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) loadCounters(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	db.applied.Store(getU64(meta, keyApplied))
+	for i := range NumDBs {
+		db.keys[i].Store(int64(getU64(meta, countKeys[i])))
+		db.expires[i].Store(int64(getU64(meta, expireCountKey(uint8(i)))))
+	}
+	return nil
+}
+
+func expireCountKey(db uint8) []byte { return append([]byte("exp"), countKeys[db][4:]...) }
+
+func getU64(b *bolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// Close closes the bbolt file. It is safe to call more than once.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	return db.bolt.Close()
+}
+
+// Path returns the bbolt file's path.
+func (db *DB) Path() string { return db.path }
+
+// AppliedIndex returns the index of the last Raft entry applied.
+func (db *DB) AppliedIndex() uint64 { return db.applied.Load() }
+
+// KeyCount returns the number of keys stored in database n, including keys
+// whose deadline has passed but which are not yet deleted (as Redis's DBSIZE).
+func (db *DB) KeyCount(n uint8) int64 { return db.keys[n].Load() }
+
+// ExpiresCount returns the number of keys in database n that have a deadline.
+func (db *DB) ExpiresCount(n uint8) int64 { return db.expires[n].Load() }
+
+// Size returns the size of the bbolt file in bytes.
+func (db *DB) Size() int64 {
+	fi, err := os.Stat(db.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// View runs fn in a consistent read transaction.
+func (db *DB) View(fn func(r *Reader) error) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}

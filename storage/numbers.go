@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"math"
+	"math/big"
+	"strings"
+)
+
+// ParseInt parses b as Redis's string2ll does: an optional '-', no leading
+// zeros, no '+', no spaces, within int64.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] < '1' || b[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// floatPrec is the mantissa precision of x87 long double, which Redis uses
+// for INCRBYFLOAT; math/big gives the same rounding on every platform.
+const floatPrec = 64
+
+// maxFloatChars mirrors Redis's MAX_LONG_DOUBLE_CHARS.
+const maxFloatChars = 5 * 1024
+
+// ParseFloat parses b as Redis's string2ld does (strtold without leading
+// space, trailing garbage or NaN).
+func ParseFloat(b []byte) (*big.Float, bool) {
+	if len(b) == 0 || len(b) >= maxFloatChars {
+		return nil, false
+	}
+	s := string(b)
+	switch strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(s, "+"), "-")) {
+	case "inf", "infinity":
+		return new(big.Float).SetInf(s[0] == '-'), true
+	}
+	if strings.ContainsAny(s, "_ \t\r\n\v\f") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "0x") {
+		return nil, false
+	}
+	f, _, err := big.ParseFloat(s, 10, floatPrec, big.ToNearestEven)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// FormatFloat renders f as Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with
+// trailing zeros and a trailing dot removed, and "-0" written as "0".
+func FormatFloat(f *big.Float) string {
+	s := f.Text('f', 17)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// addFloat returns a+b at long-double precision, or false when the result is
+// not finite.
+func addFloat(a, b *big.Float) (*big.Float, bool) {
+	if a.IsInf() || b.IsInf() {
+		return nil, false
+	}
+	sum := new(big.Float).SetPrec(floatPrec).SetMode(big.ToNearestEven).Add(a, b)
+	// x87 long double overflows past ~1.19e4932.
+	if sum.MantExp(nil) > 16384 {
+		return nil, false
+	}
+	return sum, true
+}

@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"bytes"
+	"math"
+	"math/big"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// cmd applies one command. It is a pure function of the transaction's state,
+// the command and the entry's now.
+func (a *applier) cmd(c *Cmd) Result {
+	switch c.Op {
+	case OpSet:
+		return a.set(c)
+	case OpDel:
+		return a.delKeys(c)
+	case OpIncrBy:
+		return a.incrBy(c)
+	case OpIncrByFloat:
+		return a.incrByFloat(c)
+	case OpAppend:
+		return a.appendValue(c)
+	case OpSetRange:
+		return a.setRange(c)
+	case OpExpire:
+		return a.expire(c)
+	case OpPersist:
+		return a.persist(c)
+	case OpRename:
+		return a.rename(c)
+	case OpMSet:
+		return a.mset(c)
+	case OpGetDel:
+		return a.getDel(c)
+	case OpGetEx:
+		return a.getEx(c)
+	case OpFlushDB:
+		return a.flushDB(c.DB)
+	case OpFlushAll:
+		return a.flushAll()
+	case OpExpireIf:
+		return a.expireIf(c)
+	}
+	return errResult(ErrBadEntry)
+}
+
+func (a *applier) set(c *Cmd) Result {
+	s := a.lookup(c.DB, c.Keys[0])
+	get := c.Flags&FlagGet != 0
+	if get && s.exists && s.rec.typ != TypeString {
+		return errResult(ErrWrongType)
+	}
+	var prev Result
+	if get && s.exists {
+		prev = bulkResult(s.rec.value)
+	}
+	if (c.Flags&FlagNX != 0 && s.exists) || (c.Flags&FlagXX != 0 && !s.exists) {
+		return prev // nil unless GET found a value
+	}
+	deadline := c.Deadline
+	if c.Flags&FlagKeepTTL != 0 && s.exists {
+		deadline = s.rec.deadline
+	}
+	a.put(&s, c.Vals[0], deadline)
+	if get {
+		return prev
+	}
+	return okResult()
+}
+
+func (a *applier) delKeys(c *Cmd) Result {
+	var n int64
+	for _, k := range c.Keys {
+		s := a.lookup(c.DB, k)
+		if s.exists {
+			a.del(&s)
+			n++
+		}
+	}
+	return intResult(n)
+}
+
+// stringSlot looks up a key that must hold a string if it exists.
+func (a *applier) stringSlot(db uint8, key []byte) (slot, error) {
+	s := a.lookup(db, key)
+	if s.exists && s.rec.typ != TypeString {
+		return s, ErrWrongType
+	}
+	return s, nil
+}
+
+func (a *applier) incrBy(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	var cur int64
+	if s.exists {
+		v, ok := ParseInt(s.rec.value)
+		if !ok {
+			return errResult(ErrNotInteger)
+		}
+		cur = v
+	}
+	if (c.Int < 0 && cur < 0 && c.Int < math.MinInt64-cur) ||
+		(c.Int > 0 && cur > 0 && c.Int > math.MaxInt64-cur) {
+		return errResult(ErrOverflow)
+	}
+	cur += c.Int
+	a.put(&s, strconv.AppendInt(nil, cur, 10), s.rec.deadline)
+	return intResult(cur)
+}
+
+func (a *applier) incrByFloat(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	cur := new(big.Float).SetPrec(floatPrec)
+	if s.exists {
+		v, ok := ParseFloat(s.rec.value)
+		if !ok {
+			return errResult(ErrNotFloat)
+		}
+		cur = v
+	}
+	incr, ok := ParseFloat(c.Vals[0])
+	if !ok {
+		return errResult(ErrNotFloat)
+	}
+	sum, ok := addFloat(cur, incr)
+	if !ok {
+		return errResult(ErrNaN)
+	}
+	out := []byte(FormatFloat(sum))
+	a.put(&s, out, s.rec.deadline)
+	return bulkResult(out)
+}
+
+func (a *applier) appendValue(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	n := int64(len(s.rec.value)) + int64(len(c.Vals[0]))
+	if c.Limit > 0 && n > c.Limit {
+		return errResult(ErrTooLarge)
+	}
+	v := make([]byte, 0, n)
+	v = append(append(v, s.rec.value...), c.Vals[0]...)
+	a.put(&s, v, s.rec.deadline)
+	return intResult(n)
+}
+
+func (a *applier) setRange(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	val := c.Vals[0]
+	if len(val) == 0 {
+		return intResult(int64(len(s.rec.value)))
+	}
+	end := c.Int + int64(len(val))
+	if c.Int < 0 || (c.Limit > 0 && end > c.Limit) {
+		return errResult(ErrTooLarge)
+	}
+	v := clone(s.rec.value)
+	if int64(len(v)) < end {
+		v = append(v, make([]byte, end-int64(len(v)))...)
+	}
+	copy(v[c.Int:], val)
+	a.put(&s, v, s.rec.deadline)
+	return intResult(int64(len(v)))
+}
+
+func (a *applier) expire(c *Cmd) Result {
+	s := a.lookup(c.DB, c.Keys[0])
+	if !s.exists {
+		return intResult(0)
+	}
+	cur, when := s.rec.deadline, c.Deadline
+	switch {
+	case c.Flags&FlagNX != 0 && cur != 0,
+		c.Flags&FlagXX != 0 && cur == 0,
+		c.Flags&FlagGT != 0 && (cur == 0 || when <= cur),
+		c.Flags&FlagLT != 0 && cur != 0 && when >= cur:
+		return intResult(0)
+	}
+	if when <= a.now {
+		a.del(&s)
+		return intResult(1)
+	}
+	a.put(&s, s.rec.value, when)
+	return intResult(1)
+}
+
+func (a *applier) persist(c *Cmd) Result {
+	s := a.lookup(c.DB, c.Keys[0])
+	if !s.exists || s.rec.deadline == 0 {
+		return intResult(0)
+	}
+	a.put(&s, s.rec.value, 0)
+	return intResult(1)
+}
+
+func (a *applier) rename(c *Cmd) Result {
+	nx := c.Flags&FlagNX != 0
+	src := a.lookup(c.DB, c.Keys[0])
+	if !src.exists {
+		return errResult(ErrNoSuchKey)
+	}
+	if bytes.Equal(c.Keys[0], c.Keys[1]) {
+		if nx {
+			return intResult(0)
+		}
+		return okResult()
+	}
+	dst := a.lookup(c.DB, c.Keys[1])
+	if nx && dst.exists {
+		return intResult(0)
+	}
+	value, deadline := clone(src.rec.value), src.rec.deadline
+	a.del(&src)
+	a.put(&dst, value, deadline)
+	if nx {
+		return intResult(1)
+	}
+	return okResult()
+}
+
+func (a *applier) mset(c *Cmd) Result {
+	nx := c.Flags&FlagNX != 0
+	if nx {
+		for _, k := range c.Keys {
+			if s := a.lookup(c.DB, k); s.exists {
+				return intResult(0)
+			}
+		}
+	}
+	for i, k := range c.Keys {
+		s := a.lookup(c.DB, k)
+		a.put(&s, c.Vals[i], 0)
+	}
+	if nx {
+		return intResult(1)
+	}
+	return okResult()
+}
+
+func (a *applier) getDel(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	if !s.exists {
+		return nilResult()
+	}
+	res := bulkResult(s.rec.value)
+	a.del(&s)
+	return res
+}
+
+func (a *applier) getEx(c *Cmd) Result {
+	s, err := a.stringSlot(c.DB, c.Keys[0])
+	if err != nil {
+		return errResult(err)
+	}
+	if !s.exists {
+		return nilResult()
+	}
+	res := bulkResult(s.rec.value)
+	switch {
+	case c.Flags&FlagPersist != 0:
+		if s.rec.deadline != 0 {
+			a.put(&s, s.rec.value, 0)
+		}
+	case c.Deadline != 0 && c.Deadline <= a.now:
+		a.del(&s)
+	case c.Deadline != 0:
+		a.put(&s, s.rec.value, c.Deadline)
+	}
+	return res
+}
+
+func (a *applier) expireIf(c *Cmd) Result {
+	s := slot{db: c.DB, key: c.Keys[0], dkey: dataKey(c.Keys[0])}
+	raw := a.tx.Bucket(dbBuckets[c.DB]).Get(s.dkey)
+	rec, ok := decodeRecord(raw)
+	if !ok || rec.deadline != c.Deadline || !expired(rec.deadline, a.now) {
+		return intResult(0)
+	}
+	s.exists, s.rec = true, rec
+	a.del(&s)
+	return intResult(1)
+}
+
+func (a *applier) flushDB(db uint8) Result {
+	if err := a.recreate(dbBuckets[db]); err != nil {
+		a.fail(err)
+		return okResult()
+	}
+	idx := a.tx.Bucket(bucketExpiry)
+	var doomed [][]byte
+	cur := idx.Cursor()
+	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		if len(k) > 8 && k[8] == db {
+			doomed = append(doomed, clone(k))
+		}
+	}
+	for _, k := range doomed {
+		if err := idx.Delete(k); err != nil {
+			a.fail(err)
+		}
+	}
+	a.keyDelta[db] = -a.db.keys[db].Load()
+	a.expDelta[db] = -a.db.expires[db].Load()
+	return okResult()
+}
+
+func (a *applier) flushAll() Result {
+	for i := range NumDBs {
+		if err := a.recreate(dbBuckets[i]); err != nil {
+			a.fail(err)
+		}
+		a.keyDelta[i] = -a.db.keys[i].Load()
+		a.expDelta[i] = -a.db.expires[i].Load()
+	}
+	if err := a.recreate(bucketExpiry); err != nil {
+		a.fail(err)
+	}
+	return okResult()
+}
+
+func (a *applier) recreate(name []byte) error {
+	if err := a.tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
+		return err
+	}
+	_, err := a.tx.CreateBucket(name)
+	return err
+}

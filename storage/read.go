@@ -1,0 +1,146 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Value is a live key's stored state. Data is valid only inside the View
+// that returned it.
+type Value struct {
+	Type     byte
+	Deadline int64 // absolute Unix ms; 0 = none
+	Data     []byte
+}
+
+// Reader is a consistent read view of the state. Every method treats a key
+// whose deadline has passed at now as absent.
+type Reader struct {
+	tx *bolt.Tx
+}
+
+// Get returns key's value in database db at time now.
+func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
+	raw := r.tx.Bucket(dbBuckets[db]).Get(dataKey(key))
+	rec, ok := decodeRecord(raw)
+	if !ok || expired(rec.deadline, now) {
+		return Value{}, false
+	}
+	return Value{Type: rec.typ, Deadline: rec.deadline, Data: rec.value}, true
+}
+
+// ScanResult is one page of a Scan.
+type ScanResult struct {
+	Keys   [][]byte
+	Cursor uint64 // 0 when the scan is complete
+}
+
+// Scan visits live keys of db in hash order starting at cursor (0 = the
+// beginning), calling fn for each; fn returns whether to include the key.
+// It stops after examining about count keys, but never between two keys
+// with the same hash, so the returned cursor resumes exactly after them.
+// A key present for the whole scan is returned exactly once.
+func (r *Reader) Scan(db uint8, cursor uint64, count int, now int64, fn func(key []byte, v Value) bool) ScanResult {
+	var res ScanResult
+	c := r.tx.Bucket(dbBuckets[db]).Cursor()
+	seen := 0
+	var lastHash uint64
+	for k, raw := c.Seek(u64(cursor)); k != nil; k, raw = c.Next() {
+		h := binary.BigEndian.Uint64(k)
+		if seen >= count && h != lastHash {
+			res.Cursor = h
+			return res
+		}
+		seen++
+		lastHash = h
+		rec, ok := decodeRecord(raw)
+		if !ok || expired(rec.deadline, now) {
+			continue
+		}
+		key := k[8:]
+		if fn(key, Value{Type: rec.typ, Deadline: rec.deadline, Data: rec.value}) {
+			res.Keys = append(res.Keys, clone(key))
+		}
+	}
+	return res
+}
+
+// RandomKey returns a live key of db near the hash position pos, or false
+// when db has no live key.
+func (r *Reader) RandomKey(db uint8, pos uint64, now int64) ([]byte, bool) {
+	c := r.tx.Bucket(dbBuckets[db]).Cursor()
+	k, raw := c.Seek(u64(pos))
+	for wrapped := false; ; k, raw = c.Next() {
+		if k == nil {
+			if wrapped {
+				return nil, false
+			}
+			wrapped = true
+			k, raw = c.First()
+			if k == nil {
+				return nil, false
+			}
+		}
+		if wrapped && bytes.Compare(k, u64(pos)) >= 0 {
+			return nil, false
+		}
+		rec, ok := decodeRecord(raw)
+		if ok && !expired(rec.deadline, now) {
+			return clone(k[8:]), true
+		}
+	}
+}
+
+// Due is an expiry index entry: key in db reaches its deadline At.
+type Due struct {
+	DB  uint8
+	Key []byte
+	At  int64
+}
+
+// DueBetween returns up to limit expiry index entries with from <= entry
+// and deadline < until, in index order, and the position after the last one
+// returned (pass it as from to continue). from nil starts at the beginning.
+func (r *Reader) DueBetween(from []byte, until int64, limit int) ([]Due, []byte) {
+	c := r.tx.Bucket(bucketExpiry).Cursor()
+	var out []Due
+	next := from
+	k, _ := c.First()
+	if from != nil {
+		k, _ = c.Seek(from)
+	}
+	for ; k != nil && len(out) < limit; k, _ = c.Next() {
+		if len(k) < 9 {
+			continue
+		}
+		at := int64(binary.BigEndian.Uint64(k))
+		if at >= until {
+			break
+		}
+		out = append(out, Due{DB: k[8], Key: clone(k[9:]), At: at})
+		next = append(clone(k), 0) // the smallest key after k
+	}
+	return out, next
+}
+
+// IndexPosition returns the expiry index position of a deadline, for use
+// with DueBetween.
+func IndexPosition(deadline int64) []byte { return u64(uint64(deadline)) }
+
+// Digest returns a deterministic digest of the whole state (every bucket's
+// keys and values, and the applied index), for comparing nodes and stores.
+func (r *Reader) Digest() string {
+	h := newDigest()
+	_ = r.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		h.add(name)
+		return b.ForEach(func(k, v []byte) error {
+			h.add(k)
+			h.add(v)
+			return nil
+		})
+	})
+	return fmt.Sprintf("%016x", h.sum())
+}

@@ -1,0 +1,100 @@
+package storage
+
+import (
+	"encoding/binary"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// NumDBs is the number of logical databases (SELECT 0..NumDBs-1).
+const NumDBs = 16
+
+// Bucket layout of the bbolt file.
+//
+//	db0 .. db15   hash(key) (8 bytes, big-endian) ‖ key → record
+//	expiry        deadline (8 bytes) ‖ db (1 byte) ‖ key → empty
+//	meta          "applied" → last applied Raft index (8 bytes)
+//	              "keys<db>" → number of keys in that database (8 bytes)
+//
+// Keys in a database bucket are ordered by a stable 64-bit hash of the key so
+// that a SCAN cursor can be a plain number (the next hash to visit), as Redis
+// clients expect, and still be stable under concurrent writes.
+var (
+	bucketExpiry = []byte("expiry")
+	bucketMeta   = []byte("meta")
+	keyApplied   = []byte("applied")
+	dbBuckets    [NumDBs][]byte
+	countKeys    [NumDBs][]byte
+)
+
+func init() {
+	for i := range dbBuckets {
+		dbBuckets[i] = []byte("db" + strconv.Itoa(i))
+		countKeys[i] = []byte("keys" + strconv.Itoa(i))
+	}
+}
+
+// keyHash is the stable hash that orders a database bucket. It must never
+// change: it is part of the on-disk format.
+func keyHash(key []byte) uint64 { return xxhash.Sum64(key) }
+
+// dataKey returns the bucket key under which key is stored.
+func dataKey(key []byte) []byte {
+	b := make([]byte, 8+len(key))
+	binary.BigEndian.PutUint64(b, keyHash(key))
+	copy(b[8:], key)
+	return b
+}
+
+// indexKey returns the expiry index key for (deadline, db, key).
+func indexKey(deadline int64, db uint8, key []byte) []byte {
+	b := make([]byte, 9+len(key))
+	binary.BigEndian.PutUint64(b, uint64(deadline))
+	b[8] = db
+	copy(b[9:], key)
+	return b
+}
+
+// TypeString is the only value type keepkv stores today; the type byte keeps
+// room for others.
+const TypeString byte = 's'
+
+// record is the decoded form of a stored value:
+// type (1 byte) ‖ deadline (8 bytes, 0 = none) ‖ value.
+type record struct {
+	typ      byte
+	deadline int64
+	value    []byte
+}
+
+const recordHeader = 9
+
+func encodeRecord(typ byte, deadline int64, value []byte) []byte {
+	b := make([]byte, recordHeader+len(value))
+	b[0] = typ
+	binary.BigEndian.PutUint64(b[1:], uint64(deadline))
+	copy(b[recordHeader:], value)
+	return b
+}
+
+func decodeRecord(b []byte) (record, bool) {
+	if len(b) < recordHeader {
+		return record{}, false
+	}
+	return record{
+		typ:      b[0],
+		deadline: int64(binary.BigEndian.Uint64(b[1:])),
+		value:    b[recordHeader:],
+	}, true
+}
+
+// expired reports whether a deadline has passed at now. Like Redis, a key is
+// expired once now is strictly past its deadline; 0 means no deadline.
+func expired(deadline, now int64) bool { return deadline != 0 && now > deadline }
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
