@@ -1,0 +1,84 @@
+package replication
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/keepkv/keepkv/storage"
+)
+
+// fsm adapts storage.DB to raft.BatchingFSM.
+type fsm struct {
+	db        *storage.DB
+	logger    hclog.Logger
+	onApplied func(storage.Applied)
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// ApplyBatch applies committed entries in one bbolt transaction. A storage
+// I/O failure is fatal: the node stops and, on restart, replays from the
+// index bbolt recorded.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	entries := make([]storage.LogEntry, len(logs))
+	for i, l := range logs {
+		entries[i].Index = l.Index
+		if l.Type == raft.LogCommand {
+			entries[i].Data = l.Data
+		}
+	}
+	applied, err := f.db.ApplyBatch(entries)
+	if err != nil {
+		f.logger.Error("failed to apply batch, stopping", "error", err)
+		panic(fmt.Sprintf("keepkv: failed to store data: %v", err))
+	}
+	if f.onApplied != nil {
+		f.onApplied(applied)
+	}
+	out := make([]interface{}, len(logs))
+	for i := range logs {
+		out[i] = applied.Results[i]
+	}
+	return out
+}
+
+// Apply applies a single entry.
+func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// Snapshot begins a consistent read transaction; Persist streams it.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := f.db.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{s: s, logger: f.logger}, nil
+}
+
+// Restore replaces the state with a snapshot stream.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if err := f.db.Restore(rc); err != nil {
+		return err
+	}
+	f.logger.Info("restored snapshot", "applied-index", f.db.AppliedIndex())
+	return nil
+}
+
+type fsmSnapshot struct {
+	s      *storage.Snapshot
+	logger hclog.Logger
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	n, err := s.s.WriteTo(sink)
+	if err != nil {
+		sink.Cancel()
+		return fmt.Errorf("replication: persist snapshot: %w", err)
+	}
+	s.logger.Debug("persisted snapshot", "bytes", n, "applied-index", s.s.AppliedIndex())
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.s.Release() }

@@ -1,0 +1,332 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/keepkv/keepkv/storage"
+)
+
+// Config configures a Node. A zero field means "use the default".
+type Config struct {
+	// NodeID is this node's stable Raft server ID. Required.
+	NodeID string
+	// Dir holds the Raft log (raft.db) and snapshots. Required unless
+	// LogStore, StableStore and SnapshotStore are all given.
+	Dir string
+	// RaftBind is the TCP address the Raft transport listens on.
+	RaftBind string
+	// RaftAdvertise is the address other nodes reach this one at.
+	// Default: RaftBind.
+	RaftAdvertise string
+	// Bootstrap makes a node with no Raft state bootstrap a one-node cluster.
+	Bootstrap bool
+	// Logger receives Raft's and the FSM's logs. Default: discard.
+	Logger hclog.Logger
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	MaxAppendEntries   int
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+	// LeaderWait bounds how long a write or read waits for a leader to
+	// emerge before failing with ErrNoLeader. Default 5s.
+	LeaderWait time.Duration
+
+	// OnApplied is called on the FSM goroutine after every applied batch.
+	OnApplied func(storage.Applied)
+	// OnLeadership is called with true once this node is leader and has
+	// applied everything committed before its term, and with false as soon
+	// as it stops being leader. Calls are sequential.
+	OnLeadership func(leader bool)
+
+	// Test overrides: when set, used instead of the on-disk stores and the
+	// TCP transport.
+	Transport     raft.Transport
+	LogStore      raft.LogStore
+	StableStore   raft.StableStore
+	SnapshotStore raft.SnapshotStore
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.NodeID == "" {
+		return errors.New("replication: NodeID cannot be empty")
+	}
+	if c.Dir == "" && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil) {
+		return errors.New("replication: Dir cannot be empty without store overrides")
+	}
+	if c.Transport == nil && c.RaftBind == "" {
+		return errors.New("replication: RaftBind cannot be empty without a Transport")
+	}
+	return nil
+}
+
+func (c Config) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.NodeID)
+	rc.Logger = c.Logger.Named("raft")
+	rc.NoSnapshotRestoreOnStart = true
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 64
+	setDur(&rc.HeartbeatTimeout, c.HeartbeatTimeout)
+	setDur(&rc.ElectionTimeout, c.ElectionTimeout)
+	setDur(&rc.LeaderLeaseTimeout, c.LeaderLeaseTimeout)
+	setDur(&rc.CommitTimeout, c.CommitTimeout)
+	setDur(&rc.SnapshotInterval, c.SnapshotInterval)
+	if c.MaxAppendEntries > 0 {
+		rc.MaxAppendEntries = c.MaxAppendEntries
+	}
+	if c.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = c.SnapshotThreshold
+	}
+	if c.TrailingLogs > 0 {
+		rc.TrailingLogs = c.TrailingLogs
+	}
+	return rc
+}
+
+func setDur(dst *time.Duration, v time.Duration) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
+// Node is one member of a keepkv Raft cluster.
+type Node struct {
+	cfg    Config
+	db     *storage.DB
+	raft   *raft.Raft
+	logger hclog.Logger
+
+	logStore  raft.LogStore
+	bolt      *raftboltdb.BoltStore // nil when LogStore is overridden
+	transport raft.Transport
+	ownsTrans bool
+
+	notifyCh chan bool
+	kickRead chan struct{}
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+
+	mu             sync.Mutex
+	ready          bool
+	readyC         chan struct{} // closed while ready
+	leaderC        chan struct{} // closed and replaced on every leadership change
+	pending        *readRound
+	appliedWaiters []appliedWaiter
+	closed         bool
+	closeErr       error
+	closeOnce      sync.Once
+}
+
+// New opens the Raft stores, restores a snapshot if bbolt is behind it,
+// starts Raft and, if configured and there is no state, bootstraps a
+// one-node cluster.
+func New(cfg Config, db *storage.DB) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.LeaderWait == 0 {
+		cfg.LeaderWait = 5 * time.Second
+	}
+	n := &Node{
+		cfg: cfg, db: db, logger: cfg.Logger,
+		notifyCh: make(chan bool, 16),
+		kickRead: make(chan struct{}, 1),
+		stopCh:   make(chan struct{}),
+		readyC:   make(chan struct{}),
+		leaderC:  make(chan struct{}),
+	}
+	if err := n.start(); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	n.wg.Add(2)
+	go n.watchLeadership()
+	go n.readLoop()
+	return n, nil
+}
+
+func (n *Node) start() error {
+	stable, snaps, err := n.openStores()
+	if err != nil {
+		return err
+	}
+	if err := n.restoreIfBehind(snaps); err != nil {
+		return err
+	}
+	if err := n.openTransport(); err != nil {
+		return err
+	}
+	rc := n.cfg.raftConfig()
+	rc.NotifyCh = n.notifyCh
+	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied}
+	hasState, err := raft.HasExistingState(n.logStore, stable, snaps)
+	if err != nil {
+		return fmt.Errorf("replication: inspect state: %w", err)
+	}
+	r, err := raft.NewRaft(rc, f, n.logStore, stable, snaps, n.transport)
+	if err != nil {
+		return fmt.Errorf("replication: start raft: %w", err)
+	}
+	n.raft = r
+	if !hasState && n.cfg.Bootstrap {
+		return n.bootstrapSelf()
+	}
+	return nil
+}
+
+func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {
+	stable, snaps := n.cfg.StableStore, n.cfg.SnapshotStore
+	n.logStore = n.cfg.LogStore
+	if n.logStore == nil || stable == nil {
+		if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("replication: create dir: %w", err)
+		}
+		b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.Dir, "raft.db")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("replication: open log store: %w", err)
+		}
+		n.bolt = b
+		if n.logStore == nil {
+			cache, err := raft.NewLogCache(1024, b)
+			if err != nil {
+				return nil, nil, err
+			}
+			n.logStore = cache
+		}
+		if stable == nil {
+			stable = b
+		}
+	}
+	if snaps == nil {
+		s, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.logger.Named("snapshot"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("replication: open snapshot store: %w", err)
+		}
+		snaps = s
+	}
+	return stable, snaps, nil
+}
+
+// restoreIfBehind handles the trap of a crash during a snapshot install:
+// Raft will resume after its newest snapshot, so if bbolt holds less than
+// that snapshot, the snapshot must be restored first.
+func (n *Node) restoreIfBehind(snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	newest := list[0]
+	if newest.Index <= n.db.AppliedIndex() {
+		return nil
+	}
+	_, rc, err := snaps.Open(newest.ID)
+	if err != nil {
+		return fmt.Errorf("replication: open snapshot %s: %w", newest.ID, err)
+	}
+	defer rc.Close()
+	contains, err := storage.ReadSnapshotHeader(rc)
+	if err != nil {
+		return fmt.Errorf("replication: snapshot %s: %w", newest.ID, err)
+	}
+	if contains <= n.db.AppliedIndex() {
+		return nil // the gap holds only entries that do not reach the FSM
+	}
+	n.logger.Warn("state is behind the newest snapshot, restoring it",
+		"applied-index", n.db.AppliedIndex(), "snapshot-index", contains)
+	_, rc2, err := snaps.Open(newest.ID)
+	if err != nil {
+		return err
+	}
+	defer rc2.Close()
+	return n.db.Restore(rc2)
+}
+
+func (n *Node) openTransport() error {
+	if n.cfg.Transport != nil {
+		n.transport = n.cfg.Transport
+		return nil
+	}
+	adv := n.cfg.RaftAdvertise
+	if adv == "" {
+		adv = n.cfg.RaftBind
+	}
+	addr, err := net.ResolveTCPAddr("tcp", adv)
+	if err != nil {
+		return fmt.Errorf("replication: advertise address %q: %w", adv, err)
+	}
+	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, addr, 3, 10*time.Second, n.logger.Named("transport"))
+	if err != nil {
+		return fmt.Errorf("replication: listen %s: %w", n.cfg.RaftBind, err)
+	}
+	n.transport, n.ownsTrans = t, true
+	return nil
+}
+
+func (n *Node) bootstrapSelf() error {
+	conf := raft.Configuration{Servers: []raft.Server{{
+		ID: raft.ServerID(n.cfg.NodeID), Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
+	}}}
+	if err := n.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("replication: bootstrap: %w", err)
+	}
+	n.logger.Info("bootstrapped a one-node cluster", "id", n.cfg.NodeID)
+	return nil
+}
+
+func (n *Node) onApplied(a storage.Applied) {
+	if n.cfg.OnApplied != nil {
+		n.cfg.OnApplied(a)
+	}
+	n.notifyApplied()
+}
+
+// Close shuts Raft down and closes the stores it opened. The storage.DB
+// belongs to the caller and stays open. Safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
+		close(n.stopCh)
+		if n.raft != nil {
+			n.closeErr = n.raft.Shutdown().Error()
+		}
+		n.wg.Wait()
+		n.closeStores()
+	})
+	return n.closeErr
+}
+
+func (n *Node) closeStores() {
+	if c, ok := n.transport.(closer); ok && n.ownsTrans {
+		c.Close()
+	}
+	if n.bolt != nil {
+		n.bolt.Close()
+	}
+}
+
+type closer interface{ Close() error }
+
+// Raft exposes the underlying Raft instance for tests and admin commands.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// ID returns this node's Raft server ID.
+func (n *Node) ID() string { return n.cfg.NodeID }

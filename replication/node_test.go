@@ -1,0 +1,303 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/keepkv/keepkv/storage"
+)
+
+func testLogger(t testing.TB, name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: name, Output: testWriter{t}, Level: hclog.Warn})
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+type diskNode struct {
+	dir  string
+	db   *storage.DB
+	node *Node
+}
+
+// startDiskNode starts a single node with real on-disk stores in dir.
+func startDiskNode(t *testing.T, dir string, tweak func(*Config)) *diskNode {
+	t.Helper()
+	db, err := storage.Open(filepath.Join(dir, "state.db"), storage.Options{InitialMmapSize: 1 << 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		NodeID: "n1", Dir: filepath.Join(dir, "raft"), RaftBind: "127.0.0.1:0", Bootstrap: true,
+		Logger:           testLogger(t, "n1"),
+		HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		LeaderLeaseTimeout: 50 * time.Millisecond,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	n, err := New(cfg, db)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return &diskNode{dir: dir, db: db, node: n}
+}
+
+func (d *diskNode) stop(t *testing.T) {
+	t.Helper()
+	if err := d.node.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func incrEntry(key string) []byte {
+	e := storage.Entry{Now: 1, Cmds: []storage.Cmd{{Op: storage.OpIncrBy, Keys: [][]byte{[]byte(key)}, Int: 1}}}
+	return e.Encode()
+}
+
+func readKey(t *testing.T, db *storage.DB, key string) string {
+	t.Helper()
+	var v string
+	db.View(func(r *storage.Reader) error {
+		val, _ := r.Get(0, []byte(key), 1)
+		v = string(val.Data)
+		return nil
+	})
+	return v
+}
+
+func TestSingleNodeWritesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, nil)
+	ctx := context.Background()
+	props := make([]*Proposal, 0, 200)
+	for range 200 {
+		props = append(props, d.node.Propose(ctx, incrEntry("n")))
+	}
+	for i, p := range props {
+		res, err := p.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Int != int64(i+1) {
+			t.Fatalf("proposal %d: INCR = %d (proposals applied out of order)", i, res[0].Int)
+		}
+	}
+	d.stop(t)
+
+	// Restart: the log is replayed, but every entry is at or below bbolt's
+	// applied index, so INCR must not be applied twice.
+	d = startDiskNode(t, dir, nil)
+	defer d.stop(t)
+	if err := d.node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := readKey(t, d.db, "n"); v != "200" {
+		t.Fatalf("after restart n = %q, want 200", v)
+	}
+	res, err := d.node.Apply(ctx, incrEntry("n"))
+	if err != nil || res[0].Int != 201 {
+		t.Fatalf("INCR after restart = %+v, %v", res, err)
+	}
+}
+
+func TestRestoresSnapshotWhenStateIsBehindIt(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, func(c *Config) { c.TrailingLogs = 1 })
+	ctx := context.Background()
+	for range 10 {
+		if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keep a copy of bbolt as it was at n=10, then advance and snapshot, so
+	// the log before the snapshot is compacted away.
+	d.db.Close()
+	old, err := os.ReadFile(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.node.Close()
+	d = startDiskNode(t, dir, func(c *Config) { c.TrailingLogs = 1 })
+	for range 10 {
+		if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	d.stop(t)
+	// Simulate a crash in the middle of a snapshot install: bbolt is older
+	// than the newest snapshot, whose entries are gone from the log.
+	if err := os.WriteFile(filepath.Join(dir, "state.db"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = startDiskNode(t, dir, func(c *Config) { c.TrailingLogs = 1 })
+	defer d.stop(t)
+	if err := d.node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := readKey(t, d.db, "n"); v != "20" {
+		t.Fatalf("n = %q after restart behind a snapshot, want 20", v)
+	}
+}
+
+func TestSnapshotHeaderIndexIsWhatBboltHeld(t *testing.T) {
+	d := startDiskNode(t, t.TempDir(), nil)
+	defer d.stop(t)
+	ctx := context.Background()
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	// A barrier adds an entry that never reaches the FSM.
+	if err := d.node.Raft().Barrier(0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	f := d.node.Raft().Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	idx, err := storage.ReadSnapshotHeader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx != d.db.AppliedIndex() || meta.Index <= idx {
+		t.Fatalf("snapshot raft index %d, contains %d, bbolt %d", meta.Index, idx, d.db.AppliedIndex())
+	}
+	io.Copy(io.Discard, rc)
+}
+
+// memCluster is an in-memory Raft cluster over raft's in-memory transport,
+// each node with its own on-disk bbolt state.
+type memCluster struct {
+	nodes []*Node
+	dbs   []*storage.DB
+	trans []*raft.InmemTransport
+}
+
+func newMemCluster(t *testing.T, n int) *memCluster {
+	t.Helper()
+	c := &memCluster{}
+	var servers []raft.Server
+	for i := range n {
+		addr, tr := raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("node%d", i)))
+		c.trans = append(c.trans, tr)
+		servers = append(servers, raft.Server{ID: raft.ServerID(fmt.Sprintf("node%d", i)), Address: addr, Suffrage: raft.Voter})
+	}
+	for i := range c.trans {
+		for j := range c.trans {
+			if i != j {
+				c.trans[i].Connect(c.trans[j].LocalAddr(), c.trans[j])
+			}
+		}
+	}
+	for i := range n {
+		db, err := storage.Open(filepath.Join(t.TempDir(), "state.db"), storage.Options{InitialMmapSize: 1 << 24})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := raft.NewInmemStore()
+		cfg := Config{
+			NodeID: string(servers[i].ID), Logger: testLogger(t, string(servers[i].ID)),
+			Transport: c.trans[i], LogStore: store, StableStore: store, SnapshotStore: raft.NewInmemSnapshotStore(),
+			HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond,
+			LeaderLeaseTimeout: 50 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
+		}
+		node, err := New(cfg, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := node.Raft().BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.nodes = append(c.nodes, node)
+		c.dbs = append(c.dbs, db)
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.nodes[i].Close()
+			c.dbs[i].Close()
+		}
+	})
+	return c
+}
+
+// leader waits for a ready leader and returns its position.
+func (c *memCluster) leader(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		for i, n := range c.nodes {
+			if n.ReadBarrier(ctx) == nil {
+				return i
+			}
+			if ctx.Err() != nil {
+				t.Fatal("no leader emerged")
+			}
+		}
+	}
+}
+
+func (c *memCluster) digests() []string {
+	var out []string
+	for _, db := range c.dbs {
+		db.View(func(r *storage.Reader) error { out = append(out, r.Digest()); return nil })
+	}
+	return out
+}
+
+func TestClusterReplicatesIdentically(t *testing.T) {
+	c := newMemCluster(t, 3)
+	l := c.leader(t)
+	ctx := context.Background()
+	var last *Proposal
+	for i := range 300 {
+		last = c.nodes[l].Propose(ctx, incrEntry(fmt.Sprintf("k%d", i%7)))
+	}
+	if _, err := last.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// Followers apply asynchronously: a barrier on the leader, then wait
+	// for each follower to reach the leader's applied index.
+	want := c.dbs[l].AppliedIndex()
+	for i, n := range c.nodes {
+		if err := n.WaitApplied(ctx, want); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	d := c.digests()
+	for i := range d {
+		if d[i] != d[0] {
+			t.Fatalf("digests differ: %v", d)
+		}
+	}
+	// A follower refuses writes and linearizable reads.
+	f := (l + 1) % 3
+	if _, err := c.nodes[f].Apply(ctx, incrEntry("x")); err != ErrNotLeader {
+		t.Fatalf("follower write: %v", err)
+	}
+	if err := c.nodes[f].ReadBarrier(ctx); err != ErrNotLeader {
+		t.Fatalf("follower read barrier: %v", err)
+	}
+}
