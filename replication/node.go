@@ -263,15 +263,15 @@ func (n *Node) openTransport() error {
 		n.transport = n.cfg.Transport
 		return nil
 	}
-	adv := n.cfg.RaftAdvertise
-	if adv == "" {
-		adv = n.cfg.RaftBind
+	var adv net.Addr
+	if n.cfg.RaftAdvertise != "" {
+		addr, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
+		if err != nil {
+			return fmt.Errorf("replication: advertise address %q: %w", n.cfg.RaftAdvertise, err)
+		}
+		adv = addr
 	}
-	addr, err := net.ResolveTCPAddr("tcp", adv)
-	if err != nil {
-		return fmt.Errorf("replication: advertise address %q: %w", adv, err)
-	}
-	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, addr, 3, 10*time.Second, n.logger.Named("transport"))
+	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 3, 10*time.Second, n.logger.Named("transport"))
 	if err != nil {
 		return fmt.Errorf("replication: listen %s: %w", n.cfg.RaftBind, err)
 	}

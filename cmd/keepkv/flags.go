@@ -1,0 +1,182 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keepkv/keepkv/server"
+)
+
+// Config is everything keepkv reads from flags and the environment.
+type Config struct {
+	Addr              string
+	Dir               string
+	NodeID            string
+	RaftAddr          string
+	RaftAdvertise     string
+	Password          string
+	LogLevel          string
+	MaxValueSize      int64
+	MaxBulkLen        int64
+	MaxMultibulk      int64
+	MaxInline         int
+	MaxClients        int
+	IdleTimeout       time.Duration
+	LeaderWait        time.Duration
+	HeartbeatTimeout  time.Duration
+	ElectionTimeout   time.Duration
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	ExpiryHorizon     time.Duration
+}
+
+const usageHeader = `Usage: keepkv [flags]
+
+keepkv is a durable, replicated, Redis-compatible key-value store for web
+sessions. With no flags it serves RESP on 127.0.0.1:6379, keeps its data in
+./keepkv-data and bootstraps itself as a one-node cluster.
+
+Every flag can also be set with an environment variable: --max-clients is
+KEEPKV_MAX_CLIENTS. A flag on the command line wins over the environment.
+
+Flags:
+`
+
+// parseFlags reads args, falling back to KEEPKV_* variables from getenv.
+func parseFlags(args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("keepkv", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6379", "RESP listen address (host:port)")
+	fs.StringVar(&c.Dir, "dir", "keepkv-data", "data directory (state.db, raft log, snapshots)")
+	fs.StringVar(&c.NodeID, "node-id", "", "Raft server ID; default: the one stored in the data dir, or a new random one")
+	fs.StringVar(&c.RaftAddr, "raft-addr", "", "Raft listen address; default: the RESP host with port+10000")
+	fs.StringVar(&c.RaftAdvertise, "raft-advertise", "", "Raft address other nodes use to reach this one; default: --raft-addr")
+	fs.StringVar(&c.Password, "requirepass", "", "password clients must send with AUTH (env KEEPKV_PASSWORD also works)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.Int64Var(&c.MaxValueSize, "max-value-size", 16<<20, "largest value a key may hold, in bytes")
+	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", 512<<20, "largest bulk string a client may send, in bytes (proto-max-bulk-len)")
+	fs.Int64Var(&c.MaxMultibulk, "max-multibulk", 1<<20, "most arguments in one command")
+	fs.IntVar(&c.MaxInline, "max-inline", 64<<10, "longest inline command, in bytes")
+	fs.IntVar(&c.MaxClients, "max-clients", 10000, "most concurrent client connections")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "close client connections idle this long (0: never)")
+	fs.DurationVar(&c.LeaderWait, "leader-wait", 5*time.Second, "how long a command waits for a leader before failing with CLUSTERDOWN")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout")
+	fs.DurationVar(&c.ElectionTimeout, "election-timeout", 500*time.Millisecond, "Raft election timeout")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stdout, usageHeader)
+		fs.SetOutput(os.Stdout)
+		fs.PrintDefaults()
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			os.Exit(0)
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.fill()
+}
+
+// applyEnv sets each flag from KEEPKV_<NAME> when present.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "KEEPKV_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if f.Name == "requirepass" {
+			name = "KEEPKV_PASSWORD"
+		}
+		if v := getenv(name); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %v", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// fill derives defaults that depend on other settings.
+func (c *Config) fill() error {
+	if c.RaftAddr == "" {
+		host, port, err := net.SplitHostPort(c.Addr)
+		if err != nil {
+			return fmt.Errorf("--addr %q: %v", c.Addr, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p+10000 > 65535 {
+			return fmt.Errorf("--addr %q: cannot derive a Raft port; set --raft-addr", c.Addr)
+		}
+		raftPort := 0
+		if p != 0 {
+			raftPort = p + 10000
+		}
+		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(raftPort))
+	}
+	return nil
+}
+
+// nodeID returns the ID stored in dir, or stores and returns a new one.
+func nodeID(dir, want string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		stored := strings.TrimSpace(string(b))
+		if want != "" && want != stored {
+			return "", fmt.Errorf("--node-id %q, but %s holds %q", want, path, stored)
+		}
+		return stored, nil
+	}
+	id := want
+	if id == "" {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		id = "node-" + hex.EncodeToString(b[:])
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o644)
+}
+
+func (c Config) server(id string) server.Config {
+	sc := server.Config{
+		Addr: c.Addr, Dir: c.Dir, Password: c.Password,
+		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout,
+		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
+		ExpiryHorizon: c.ExpiryHorizon,
+	}
+	sc.Raft.NodeID = id
+	sc.Raft.RaftBind = c.RaftAddr
+	sc.Raft.RaftAdvertise = c.RaftAdvertise
+	sc.Raft.Bootstrap = true
+	sc.Raft.LeaderWait = c.LeaderWait
+	sc.Raft.HeartbeatTimeout = c.HeartbeatTimeout
+	sc.Raft.ElectionTimeout = c.ElectionTimeout
+	sc.Raft.LeaderLeaseTimeout = c.HeartbeatTimeout / 2
+	sc.Raft.SnapshotThreshold = c.SnapshotThreshold
+	sc.Raft.SnapshotInterval = c.SnapshotInterval
+	sc.Raft.TrailingLogs = c.TrailingLogs
+	return sc
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/keepkv/keepkv/server"
+)
+
+// run starts a node and serves until ctx is cancelled (SIGINT, SIGTERM),
+// then shuts it down in order.
+func run(ctx context.Context, c Config) error {
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name: "keepkv", Level: hclog.LevelFromString(c.LogLevel), Output: os.Stderr,
+	})
+	id, err := nodeID(c.Dir, c.NodeID)
+	if err != nil {
+		return err
+	}
+	sc := c.server(id)
+	sc.Logger = logger
+	s, err := server.Start(sc)
+	if err != nil {
+		return err
+	}
+	logger.Info("keepkv started", "addr", s.Addr().String(), "raft", c.RaftAddr, "dir", c.Dir, "id", id)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return s.Close()
+}

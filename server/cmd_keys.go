@@ -1,0 +1,149 @@
+package server
+
+import (
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/keepkv/keepkv/storage"
+)
+
+func keyCommands() []*command {
+	return []*command{
+		{name: "del", arity: -2, flags: flagWrite, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Deletes one or more keys.", since: "1.0.0", write: cmdDel},
+		{name: "unlink", arity: -2, flags: flagWrite | flagFast, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Asynchronously deletes one or more keys.", since: "4.0.0", write: cmdDel},
+		{name: "exists", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Determines whether one or more keys exist.", since: "1.0.0", read: cmdExists},
+		{name: "touch", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, step: 1, group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", since: "3.2.1", read: cmdExists},
+		{name: "type", arity: 2, flags: flagRead | flagFast, firstKey: 1, lastKey: 1, step: 1, group: "generic", summary: "Determines the type of value stored at a key.", since: "1.0.0", read: cmdType},
+		{name: "keys", arity: 2, flags: flagRead, group: "generic", summary: "Returns all key names that match a pattern.", since: "1.0.0", read: cmdKeys},
+		{name: "scan", arity: -2, flags: flagRead, group: "generic", summary: "Iterates over the key names in the database.", since: "2.8.0", read: cmdScan},
+		{name: "randomkey", arity: 1, flags: flagRead, group: "generic", summary: "Returns a random key name from the database.", since: "1.0.0", read: cmdRandomKey},
+		{name: "rename", arity: 3, flags: flagWrite, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key and overwrites the destination.", since: "1.0.0", write: cmdRename(false)},
+		{name: "renamenx", arity: 3, flags: flagWrite | flagFast, firstKey: 1, lastKey: 2, step: 1, group: "generic", summary: "Renames a key only when the target key name doesn't exist.", since: "1.0.0", write: cmdRename(true)},
+		{name: "dbsize", arity: 1, flags: flagRead | flagFast, group: "server", summary: "Returns the number of keys in the database.", since: "1.0.0", read: cmdDBSize},
+		{name: "flushdb", arity: -1, flags: flagWrite | flagAdmin, group: "server", summary: "Remove all keys from the current database.", since: "1.0.0", write: cmdFlush(storage.OpFlushDB)},
+		{name: "flushall", arity: -1, flags: flagWrite | flagAdmin, group: "server", summary: "Removes all keys from all databases.", since: "1.0.0", write: cmdFlush(storage.OpFlushAll)},
+	}
+}
+
+func cmdDel(_ *execCtx, args [][]byte) (storage.Cmd, string) {
+	return storage.Cmd{Op: storage.OpDel, Keys: args[1:]}, ""
+}
+
+func cmdExists(x *execCtx, r *storage.Reader, args [][]byte) {
+	var n int64
+	for _, k := range args[1:] {
+		if _, ok := r.Get(x.st.db, k, x.now); ok {
+			n++
+		}
+	}
+	x.w.Int(n)
+}
+
+func typeName(t byte) string {
+	if t == storage.TypeString {
+		return "string"
+	}
+	return "none"
+}
+
+func cmdType(x *execCtx, r *storage.Reader, args [][]byte) {
+	v, ok := r.Get(x.st.db, args[1], x.now)
+	if !ok {
+		x.w.Status("none")
+		return
+	}
+	x.w.Status(typeName(v.Type))
+}
+
+func cmdKeys(x *execCtx, r *storage.Reader, args [][]byte) {
+	pattern := args[1]
+	all := len(pattern) == 1 && pattern[0] == '*'
+	res := r.Scan(x.st.db, 0, int(^uint(0)>>1), x.now, func(k []byte, _ storage.Value) bool {
+		return all || globMatch(pattern, k)
+	})
+	x.w.Array(len(res.Keys))
+	for _, k := range res.Keys {
+		x.w.Bulk(k)
+	}
+}
+
+func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		x.w.Error(errInvalidCursor)
+		return
+	}
+	count := int64(10)
+	var pattern, typ []byte
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			x.w.Error(errSyntax)
+			return
+		}
+		switch a := args[i]; {
+		case eq(a, "count"):
+			n, ok := parseInt(args[i+1])
+			if !ok {
+				x.w.Error(errNotInteger)
+				return
+			}
+			if n < 1 {
+				x.w.Error(errSyntax)
+				return
+			}
+			count = n
+		case eq(a, "match"):
+			pattern = args[i+1]
+		case eq(a, "type"):
+			typ = args[i+1]
+		default:
+			x.w.Error(errSyntax)
+			return
+		}
+	}
+	res := r.Scan(x.st.db, cursor, int(min(count, 1<<30)), x.now, func(k []byte, v storage.Value) bool {
+		if typ != nil && !eq(typ, typeName(v.Type)) {
+			return false
+		}
+		return pattern == nil || globMatch(pattern, k)
+	})
+	x.w.Array(2)
+	x.w.BulkString(strconv.FormatUint(res.Cursor, 10))
+	x.w.Array(len(res.Keys))
+	for _, k := range res.Keys {
+		x.w.Bulk(k)
+	}
+}
+
+func cmdRandomKey(x *execCtx, r *storage.Reader, _ [][]byte) {
+	k, ok := r.RandomKey(x.st.db, rand.Uint64(), x.now)
+	if !ok {
+		x.w.Null()
+		return
+	}
+	x.w.Bulk(k)
+}
+
+func cmdRename(nx bool) writeFunc {
+	return func(_ *execCtx, args [][]byte) (storage.Cmd, string) {
+		c := storage.Cmd{Op: storage.OpRename, Keys: args[1:3]}
+		if nx {
+			c.Flags = storage.FlagNX
+		}
+		return c, ""
+	}
+}
+
+func cmdDBSize(x *execCtx, _ *storage.Reader, _ [][]byte) {
+	x.w.Int(x.s.db.KeyCount(x.st.db))
+}
+
+func cmdFlush(op storage.Op) writeFunc {
+	return func(_ *execCtx, args [][]byte) (storage.Cmd, string) {
+		c := storage.Cmd{Op: op}
+		if len(args) > 2 || (len(args) == 2 && !eq(args[1], "async") && !eq(args[1], "sync")) {
+			return c, errSyntax
+		}
+		return c, ""
+	}
+}

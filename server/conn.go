@@ -1,0 +1,59 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// connState is one client connection's state, kept in redcon's Context.
+type connState struct {
+	id      uint64
+	addr    string
+	laddr   string
+	created time.Time
+
+	// Owned by the connection's goroutine.
+	w        replyWriter
+	authed   bool
+	readonly bool
+	quit     bool
+
+	mu      sync.Mutex // guards what CLIENT LIST reads from other goroutines
+	db      uint8
+	resp    int
+	name    string
+	libName string
+	libVer  string
+	lastCmd string
+	lastAt  time.Time
+}
+
+func newConnState(id uint64, c redcon.Conn) *connState {
+	st := &connState{id: id, addr: c.RemoteAddr(), created: time.Now(), resp: 2, lastAt: time.Now()}
+	if nc := c.NetConn(); nc != nil {
+		st.laddr = nc.LocalAddr().String()
+	}
+	st.w.c = c
+	return st
+}
+
+func (st *connState) setDB(db uint8) {
+	st.mu.Lock()
+	st.db = db
+	st.mu.Unlock()
+}
+
+func (st *connState) setResp(v int) {
+	st.mu.Lock()
+	st.resp = v
+	st.mu.Unlock()
+	st.w.resp3 = v == 3
+}
+
+func (st *connState) touch(cmd string) {
+	st.mu.Lock()
+	st.lastCmd, st.lastAt = cmd, time.Now()
+	st.mu.Unlock()
+}

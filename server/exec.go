@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/keepkv/keepkv/replication"
+	"github.com/keepkv/keepkv/storage"
+	"github.com/tidwall/redcon"
+)
+
+// Bounds on one log entry built from a pipeline; a longer pipeline becomes
+// several entries, all proposed before any is awaited.
+const (
+	maxEntryCmds  = 1024
+	maxEntryBytes = 4 << 20
+)
+
+// handle runs a whole pipeline: the command redcon hands over plus every
+// command already buffered behind it.
+func (s *Server) handle(c redcon.Conn, first redcon.Command) {
+	st := c.Context().(*connState)
+	p := pipeline{s: s, st: st}
+	p.run(first.Args)
+	for _, cmd := range c.ReadPipeline() {
+		if st.closing() {
+			break
+		}
+		p.run(cmd.Args)
+	}
+	p.flushWrites()
+	if st.closing() {
+		BaseFlush(c)
+		c.Close()
+	}
+}
+
+// pipeline accumulates consecutive writes so they are proposed together,
+// and remembers whether this pipeline already passed the read barrier.
+type pipeline struct {
+	s       *Server
+	st      *connState
+	writes  []pendingWrite
+	barrier bool
+	err     string // barrier failure, reported to every read of the pipeline
+}
+
+type pendingWrite struct {
+	cmd   *command
+	lc    storage.Cmd
+	reply string // validation error to send instead
+}
+
+func (p *pipeline) run(args [][]byte) {
+	s, st := p.s, p.st
+	s.stats.commands.Add(1)
+	cmd := s.table.lookup(args[0])
+	if cmd == nil {
+		p.immediate(errUnknownCommand(args))
+		return
+	}
+	st.touch(cmd.name)
+	if !cmd.arityOK(len(args)) {
+		p.immediate(errArity(cmd.name))
+		return
+	}
+	if s.cfg.Password != "" && !st.authed && cmd.flags&flagNoAuth == 0 {
+		p.immediate("NOAUTH Authentication required.")
+		return
+	}
+	x := execCtx{s: s, st: st, w: &st.w}
+	if cmd.write != nil {
+		x.now = replication.Now()
+		lc, reply := cmd.write(&x, args)
+		if reply != errAsRead {
+			lc.DB = st.db
+			p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply})
+			return
+		}
+	}
+	p.flushWrites()
+	if cmd.local != nil {
+		cmd.local(&x, args)
+		return
+	}
+	p.read(&x, cmd, args)
+}
+
+// immediate replies with an error in pipeline order.
+func (p *pipeline) immediate(reply string) {
+	if len(p.writes) > 0 {
+		p.writes = append(p.writes, pendingWrite{reply: reply})
+		return
+	}
+	p.st.w.Error(reply)
+}
+
+func (p *pipeline) read(x *execCtx, cmd *command, args [][]byte) {
+	if !p.barrier {
+		p.barrier = true
+		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
+		if err := p.s.node.ReadBarrier(ctx); err != nil {
+			p.err = clusterError(err)
+		}
+		cancel()
+	}
+	if p.err != "" {
+		x.w.Error(p.err)
+		return
+	}
+	x.now = time.Now().UnixMilli()
+	err := p.s.db.View(func(r *storage.Reader) error {
+		cmd.read(x, r, args)
+		return nil
+	})
+	if err != nil {
+		x.w.Error(clusterError(err))
+	}
+}
+
+// flushWrites proposes every pending write, split into bounded entries that
+// are all in flight before the first is awaited, then replies in order.
+func (p *pipeline) flushWrites() {
+	if len(p.writes) == 0 {
+		return
+	}
+	writes := p.writes
+	p.writes = nil
+	type chunk struct {
+		prop  *replication.Proposal
+		first int // index in writes of the chunk's first command
+		n     int
+	}
+	var chunks []chunk
+	now := replication.Now()
+	for i := 0; i < len(writes); {
+		e := storage.Entry{Now: now}
+		size, start := 0, i
+		for ; i < len(writes) && len(e.Cmds) < maxEntryCmds && size < maxEntryBytes; i++ {
+			if writes[i].reply != "" {
+				continue
+			}
+			e.Cmds = append(e.Cmds, writes[i].lc)
+			size += cmdSize(&writes[i].lc)
+		}
+		if len(e.Cmds) == 0 {
+			continue
+		}
+		chunks = append(chunks, chunk{prop: p.s.node.Propose(context.Background(), e.Encode()), first: start, n: i - start})
+	}
+	next := 0
+	for _, ch := range chunks {
+		res, err := ch.prop.Wait()
+		k := 0
+		for j := ch.first; j < ch.first+ch.n; j++ {
+			w := writes[j]
+			switch {
+			case w.reply != "":
+				p.st.w.Error(w.reply)
+			case err != nil:
+				p.st.w.Error(clusterError(err))
+			default:
+				p.reply(w.cmd, res[k])
+				k++
+			}
+		}
+		next = ch.first + ch.n
+	}
+	for _, w := range writes[next:] { // trailing validation errors
+		p.st.w.Error(w.reply)
+	}
+	// Writes applied by this pipeline are visible to its later reads; the
+	// read barrier already taken still covers them.
+}
+
+func (p *pipeline) reply(cmd *command, r storage.Result) {
+	if r.Kind == storage.ResultErr || cmd.reply == nil {
+		p.st.w.Result(r)
+		return
+	}
+	cmd.reply(&p.st.w, r)
+}
+
+func cmdSize(c *storage.Cmd) int {
+	n := 32
+	for _, k := range c.Keys {
+		n += len(k)
+	}
+	for _, v := range c.Vals {
+		n += len(v)
+	}
+	return n
+}
+
+func (st *connState) closing() bool { return st.quit }
+
+func lower(b []byte) string { return strings.ToLower(string(b)) }

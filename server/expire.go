@@ -1,0 +1,198 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/keepkv/keepkv/replication"
+	"github.com/keepkv/keepkv/storage"
+	"github.com/keepkv/keepkv/ttl"
+)
+
+// expirer is the leader-only expiry driver. The timing wheel finds due
+// keys; the driver proposes batched conditional deletes (OpExpireIf), which
+// storage applies only if the key still has that deadline, so a session
+// refreshed in the meantime survives and a duplicate or stale proposal is
+// harmless. The wheel holds only deadlines before loadTarget; the rest stay
+// in the on-disk index and are loaded page by page as time moves on.
+type expirer struct {
+	s      *Server
+	tick   time.Duration
+	window int64 // horizon, ms
+	batch  int
+
+	mu         sync.Mutex
+	wheel      *ttl.Wheel
+	cursor     []byte // next index position to load
+	loadTarget int64  // deadlines before this are in the wheel or being loaded
+	loadedTo   int64  // deadlines before this are all in the wheel
+	retry      []ttl.Item
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+const refillPage = 10000
+
+func newExpirer(s *Server) *expirer {
+	return &expirer{s: s, tick: s.cfg.ExpiryTick, window: s.cfg.ExpiryHorizon.Milliseconds(), batch: s.cfg.ExpiryBatch}
+}
+
+// onApplied runs on the FSM goroutine: schedule new near deadlines.
+func (e *expirer) onApplied(a storage.Applied) {
+	if len(a.Deadlines) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wheel == nil {
+		return
+	}
+	for _, d := range a.Deadlines {
+		if d.At < e.loadTarget {
+			e.wheel.Schedule(d.DB, string(d.Key), d.At)
+		}
+	}
+}
+
+// onLeadership starts the driver when this node becomes a ready leader and
+// stops it as soon as it is not.
+func (e *expirer) onLeadership(leader bool) {
+	e.mu.Lock()
+	stop, done := e.stop, e.done
+	e.stop, e.done, e.wheel, e.retry = nil, nil, nil, nil
+	e.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	if !leader {
+		return
+	}
+	now := time.Now().UnixMilli()
+	e.mu.Lock()
+	e.wheel = ttl.New(e.tick.Milliseconds(), now)
+	e.cursor, e.loadTarget, e.loadedTo = nil, 0, 0
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	go e.run(e.stop, e.done)
+	e.mu.Unlock()
+}
+
+func (e *expirer) run(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(e.tick)
+	defer t.Stop()
+	for {
+		now := time.Now().UnixMilli()
+		e.refill(now)
+		if due := e.due(now); len(due) > 0 {
+			e.expire(now, due)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refill loads one page of the on-disk index into the wheel when the
+// loaded window runs short of the horizon.
+func (e *expirer) refill(now int64) {
+	e.mu.Lock()
+	if e.loadedTo >= e.loadTarget && e.loadedTo > now+e.window/2 {
+		e.mu.Unlock()
+		return
+	}
+	if e.loadedTo >= e.loadTarget {
+		e.loadTarget = now + e.window
+	}
+	from, target := e.cursor, e.loadTarget
+	e.mu.Unlock()
+
+	var page []storage.Due
+	var next []byte
+	err := e.s.db.View(func(r *storage.Reader) error {
+		page, next = r.DueBetween(from, target, refillPage)
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wheel == nil {
+		return
+	}
+	for _, d := range page {
+		e.wheel.Schedule(d.DB, string(d.Key), d.At)
+	}
+	e.cursor = next
+	if len(page) < refillPage {
+		e.loadedTo = target
+		e.cursor = maxPos(next, storage.IndexPosition(target))
+	}
+}
+
+func maxPos(a, b []byte) []byte {
+	if bytes.Compare(a, b) > 0 {
+		return a
+	}
+	return b
+}
+
+func (e *expirer) due(now int64) []ttl.Item {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wheel == nil {
+		return nil
+	}
+	due := e.wheel.Advance(now)
+	if len(e.retry) > 0 {
+		due = append(due, e.retry...)
+		e.retry = nil
+	}
+	return due
+}
+
+// expire proposes conditional deletes for due items, all batches in flight
+// at once. Items whose proposal failed are retried on a later tick.
+func (e *expirer) expire(now int64, due []ttl.Item) {
+	sort.Slice(due, func(i, j int) bool {
+		if due[i].DB != due[j].DB {
+			return due[i].DB < due[j].DB
+		}
+		return due[i].Key < due[j].Key
+	})
+	type inflight struct {
+		p     *replication.Proposal
+		items []ttl.Item
+	}
+	var all []inflight
+	for i := 0; i < len(due); i += e.batch {
+		items := due[i:min(i+e.batch, len(due))]
+		ent := storage.Entry{Now: now, Cmds: make([]storage.Cmd, len(items))}
+		for j, it := range items {
+			ent.Cmds[j] = storage.Cmd{Op: storage.OpExpireIf, DB: it.DB, Keys: [][]byte{[]byte(it.Key)}, Deadline: it.At}
+		}
+		all = append(all, inflight{p: e.s.node.Propose(context.Background(), ent.Encode()), items: items})
+	}
+	for _, f := range all {
+		res, err := f.p.Wait()
+		if err != nil {
+			e.mu.Lock()
+			if e.wheel != nil {
+				e.retry = append(e.retry, f.items...)
+			}
+			e.mu.Unlock()
+			continue
+		}
+		for _, r := range res {
+			if r.Kind == storage.ResultInt && r.Int == 1 {
+				e.s.stats.expired.Add(1)
+			}
+		}
+	}
+}

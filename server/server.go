@@ -1,0 +1,248 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/keepkv/keepkv/replication"
+	"github.com/keepkv/keepkv/storage"
+	"github.com/tidwall/redcon"
+)
+
+// Version is the Redis version keepkv reports to clients (HELLO, INFO);
+// clients use it to pick features. KeepkvVersion is keepkv's own.
+const (
+	Version       = "7.2.0"
+	KeepkvVersion = "0.1.0"
+)
+
+// Config configures a node: the RESP server, its storage and its Raft
+// membership. A zero field means "use the default".
+type Config struct {
+	// Addr is the RESP listen address. Default 127.0.0.1:6379.
+	Addr string
+	// Dir holds the node's data: state.db (bbolt) and raft/. Required.
+	Dir string
+	// Raft configures replication. NodeID, Dir, OnApplied and OnLeadership
+	// are filled in by Start.
+	Raft replication.Config
+	// Storage configures the bbolt file.
+	Storage storage.Options
+	// Logger receives every component's logs. Default: discard.
+	Logger hclog.Logger
+
+	// Password, when set, is required by AUTH before other commands.
+	Password string
+	// MaxValueSize bounds a stored value. Default 16 MiB.
+	MaxValueSize int64
+	// Limits bound what a client may send. Defaults as Redis: 512 MiB
+	// bulk, 1,048,576 arguments, 64 KiB inline.
+	Limits Limits
+	// MaxClients bounds concurrent connections. Default 10000.
+	MaxClients int
+	// IdleTimeout closes connections idle this long; 0 never does.
+	IdleTimeout time.Duration
+	// ExpiryTick is the timing wheel's resolution. Default 10ms.
+	ExpiryTick time.Duration
+	// ExpiryHorizon is how far ahead the wheel holds deadlines; the rest
+	// stay on disk until they come near. Default 1m.
+	ExpiryHorizon time.Duration
+	// ExpiryBatch caps the keys deleted by one expire log entry. Default 1000.
+	ExpiryBatch int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:6379"
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	if c.MaxValueSize == 0 {
+		c.MaxValueSize = 16 << 20
+	}
+	if c.Limits.MaxBulkLen == 0 {
+		c.Limits.MaxBulkLen = 512 << 20
+	}
+	if c.Limits.MaxMultibulk == 0 {
+		c.Limits.MaxMultibulk = 1 << 20
+	}
+	if c.Limits.MaxInline == 0 {
+		c.Limits.MaxInline = 64 << 10
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = 10000
+	}
+	if c.ExpiryTick == 0 {
+		c.ExpiryTick = 10 * time.Millisecond
+	}
+	if c.ExpiryHorizon == 0 {
+		c.ExpiryHorizon = time.Minute
+	}
+	if c.ExpiryBatch == 0 {
+		c.ExpiryBatch = 1000
+	}
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("server: Dir cannot be empty")
+	case c.MaxValueSize < 0 || c.MaxValueSize > c.Limits.MaxBulkLen:
+		return fmt.Errorf("server: MaxValueSize must be between 0 and the max bulk length (%d)", c.Limits.MaxBulkLen)
+	case c.Limits.MaxMultibulk < 1 || c.Limits.MaxInline < 1:
+		return errors.New("server: limits must be positive")
+	}
+	return nil
+}
+
+// Server is a running keepkv node.
+type Server struct {
+	cfg    Config
+	logger hclog.Logger
+	db     *storage.DB
+	node   *replication.Node
+	exp    *expirer
+	ln     net.Listener
+	rs     *redcon.Server
+	served chan error
+	start  time.Time
+	table  commandTable
+
+	clientsMu sync.Mutex
+	clients   map[uint64]*connState
+	nextID    atomic.Uint64
+	stats     stats
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type stats struct {
+	connections atomic.Int64
+	commands    atomic.Int64
+	rejected    atomic.Int64
+	expired     atomic.Int64
+	hits        atomic.Int64
+	misses      atomic.Int64
+}
+
+// Start opens the node's storage, starts Raft and serves RESP on Addr.
+func Start(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 1), table: newCommandTable()}
+	if err := s.open(); err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open() error {
+	db, err := storage.Open(filepath.Join(s.cfg.Dir, "state.db"), s.cfg.Storage)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	s.exp = newExpirer(s)
+	rc := s.cfg.Raft
+	rc.Dir = filepath.Join(s.cfg.Dir, "raft")
+	rc.Logger = s.logger
+	rc.OnApplied = s.exp.onApplied
+	rc.OnLeadership = s.exp.onLeadership
+	if rc.NodeID == "" {
+		rc.NodeID = "node1"
+	}
+	if s.node, err = replication.New(rc, db); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = limitListener{Listener: ln, lim: s.cfg.Limits}
+	s.rs = redcon.NewServerNetwork("tcp", s.cfg.Addr, s.handle, s.accept, s.closed)
+	if s.cfg.IdleTimeout > 0 {
+		s.rs.SetIdleClose(s.cfg.IdleTimeout)
+	}
+	go func() { s.served <- s.rs.Serve(s.ln) }()
+	s.logger.Info("serving RESP", "addr", ln.Addr().String(), "pid", os.Getpid())
+	return nil
+}
+
+// Addr returns the RESP listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Node returns the replication node.
+func (s *Server) Node() *replication.Node { return s.node }
+
+// DB returns the storage.
+func (s *Server) DB() *storage.DB { return s.db }
+
+// Close shuts the node down in order: stop accepting and close client
+// connections, so no new work arrives; stop the expiry driver; shut Raft
+// down, which finishes in-flight applies; then close bbolt, which nothing
+// writes to any more. Safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(s.shutdown)
+	return s.closeErr
+}
+
+func (s *Server) shutdown() {
+	if s.rs != nil {
+		s.rs.Close()
+		<-s.served
+	}
+	if s.exp != nil {
+		s.exp.onLeadership(false)
+	}
+	if s.node != nil {
+		if err := s.node.Close(); err != nil {
+			s.closeErr = err
+		}
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+	}
+}
+
+func (s *Server) accept(c redcon.Conn) bool {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if len(s.clients) >= s.cfg.MaxClients {
+		s.stats.rejected.Add(1)
+		c.WriteError("ERR max number of clients reached")
+		BaseFlush(c)
+		return false
+	}
+	st := newConnState(s.nextID.Add(1), c)
+	s.clients[st.id] = st
+	c.SetContext(st)
+	s.stats.connections.Add(1)
+	return true
+}
+
+func (s *Server) closed(c redcon.Conn, _ error) {
+	if st, ok := c.Context().(*connState); ok {
+		s.clientsMu.Lock()
+		delete(s.clients, st.id)
+		s.clientsMu.Unlock()
+	}
+}
+
+// BaseFlush flushes a connection's buffered replies before redcon would.
+func BaseFlush(c redcon.Conn) { _ = redcon.BaseWriter(c).Flush() }

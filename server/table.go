@@ -1,0 +1,105 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/keepkv/keepkv/storage"
+)
+
+// cmdFlags describe how a command is routed and what it may do.
+type cmdFlags uint16
+
+const (
+	flagWrite    cmdFlags = 1 << iota // proposed through Raft
+	flagRead                          // served from a read transaction after the read barrier
+	flagAdmin                         // administrative
+	flagNoAuth                        // allowed before AUTH
+	flagFast                          // O(1) or O(log n)
+	flagNoScript                      // reported in COMMAND only
+)
+
+// execCtx is what a handler sees: the connection and the server.
+type execCtx struct {
+	s   *Server
+	st  *connState
+	w   *replyWriter
+	now int64 // milliseconds; the leader's clock for writes, local for reads
+}
+
+// writeFunc validates a write's arguments and builds its log command. A
+// non-empty reply is an error to send instead; errAsRead sends the command
+// down the read path (GETEX with no option).
+type writeFunc func(x *execCtx, args [][]byte) (storage.Cmd, string)
+
+// readFunc serves a read from a consistent view.
+type readFunc func(x *execCtx, r *storage.Reader, args [][]byte)
+
+// localFunc serves a command that touches no keyspace state.
+type localFunc func(x *execCtx, args [][]byte)
+
+const errAsRead = "\x00read"
+
+// command is one entry of the command table.
+type command struct {
+	name     string
+	arity    int // Redis convention: exact, or negative for "at least -arity"
+	flags    cmdFlags
+	firstKey int
+	lastKey  int
+	step     int
+	group    string
+	summary  string
+	since    string
+
+	write writeFunc
+	read  readFunc
+	local localFunc
+	// reply maps an applied result to the client reply; nil writes it as is.
+	reply func(w *replyWriter, r storage.Result)
+}
+
+func (c *command) arityOK(n int) bool {
+	if c.arity >= 0 {
+		return n == c.arity
+	}
+	return n >= -c.arity
+}
+
+// commandTable maps lower-case names to commands.
+type commandTable map[string]*command
+
+func (t commandTable) add(cmds ...*command) {
+	for _, c := range cmds {
+		if _, dup := t[c.name]; dup {
+			panic("server: command registered twice: " + c.name)
+		}
+		routes := 0
+		for _, set := range []bool{c.write != nil, c.read != nil, c.local != nil} {
+			if set {
+				routes++
+			}
+		}
+		if routes != 1 && !(routes == 2 && c.write != nil && c.read != nil) {
+			panic("server: command needs exactly one route: " + c.name)
+		}
+		t[c.name] = c
+	}
+}
+
+func (t commandTable) lookup(name []byte) *command {
+	if c, ok := t[string(name)]; ok {
+		return c
+	}
+	return t[strings.ToLower(string(name))]
+}
+
+// newCommandTable builds the table once per server.
+func newCommandTable() commandTable {
+	t := commandTable{}
+	t.add(stringCommands()...)
+	t.add(keyCommands()...)
+	t.add(expireCommands()...)
+	t.add(connectionCommands()...)
+	t.add(serverCommands()...)
+	return t
+}
