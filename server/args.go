@@ -9,7 +9,9 @@ import (
 
 // Argument parsing shared by the handlers.
 
-func eq(arg []byte, word string) bool { return len(arg) == len(word) && bytes.EqualFold(arg, []byte(word)) }
+func eq(arg []byte, word string) bool {
+	return len(arg) == len(word) && bytes.EqualFold(arg, []byte(word))
+}
 
 func parseInt(b []byte) (int64, bool) { return storage.ParseInt(b) }
 

@@ -68,8 +68,8 @@ func cmdKeys(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
+	cursor, ok := parseCursor(args[1])
+	if !ok {
 		x.w.Error(errInvalidCursor)
 		return
 	}
@@ -146,4 +146,21 @@ func cmdFlush(op storage.Op) writeFunc {
 		}
 		return c, ""
 	}
+}
+
+// parseCursor reads a SCAN cursor as Redis does, with C's strtoul: an
+// optional sign, and a negative value wraps around.
+func parseCursor(b []byte) (uint64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil || len(b) == 0 || b[0] < '0' || b[0] > '9' {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

@@ -144,9 +144,9 @@ func (s *Server) infoReplication() [][2]string {
 	return out
 }
 
-func itoa(n int) string       { return strconv.Itoa(n) }
-func i64s(n int64) string     { return strconv.FormatInt(n, 10) }
-func u64s(n uint64) string    { return strconv.FormatUint(n, 10) }
+func itoa(n int) string    { return strconv.Itoa(n) }
+func i64s(n int64) string  { return strconv.FormatInt(n, 10) }
+func u64s(n uint64) string { return strconv.FormatUint(n, 10) }
 func human(n uint64) string {
 	switch {
 	case n >= 1<<30:

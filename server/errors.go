@@ -23,7 +23,7 @@ const (
 	errDBIndex       = "ERR DB index is out of range"
 	errInvalidCursor = "ERR invalid cursor"
 	errOffset        = "ERR offset is out of range"
-	errTooLarge      = "ERR string exceeds maximum allowed size (max-value-size)"
+	errTooLarge      = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 	errNoProto       = "NOPROTO unsupported protocol version"
 	errNoAuthConfig  = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
 	errNXandXX       = "ERR NX and XX, GT or LT options at the same time are not compatible"
