@@ -157,8 +157,9 @@ func (e *expirer) due(now int64) []ttl.Item {
 	return due
 }
 
-// expire proposes conditional deletes for due items, all batches in flight
-// at once. Items whose proposal failed are retried on a later tick.
+// expire proposes conditional deletes for due items in sorted order, a
+// wave of batches at a time. Items whose proposal failed are retried on a
+// later tick.
 func (e *expirer) expire(now int64, due []ttl.Item) {
 	sort.Slice(due, func(i, j int) bool {
 		if due[i].DB != due[j].DB {
@@ -166,6 +167,16 @@ func (e *expirer) expire(now int64, due []ttl.Item) {
 		}
 		return due[i].Key < due[j].Key
 	})
+	for i := 0; i < len(due); i += e.batch * expireWave {
+		e.expireWave(now, due[i:min(i+e.batch*expireWave, len(due))])
+	}
+}
+
+// expireWave caps the expire entries in flight at once, so that client
+// writes interleave with a mass expiry instead of queueing behind it.
+const expireWave = 4
+
+func (e *expirer) expireWave(now int64, due []ttl.Item) {
 	type inflight struct {
 		p     *replication.Proposal
 		items []ttl.Item
