@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// keepkvBinary builds the real binary once per test run.
+func keepkvBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "keepkv-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "keepkv")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if p+10000 <= 65535 {
+			return p
+		}
+	}
+}
+
+// proc is a keepkv process started by this test.
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{}
+}
+
+// startProc starts keepkv on dir and waits until it reports leadership.
+func startProc(t *testing.T, dir string, port int, extra ...string) *proc {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := append([]string{"--dir", dir, "--addr", addr, "--heartbeat-timeout", "100ms", "--election-timeout", "100ms"}, extra...)
+	cmd := exec.Command(keepkvBinary(t), args...)
+	logf, err := os.OpenFile(filepath.Join(dir+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, addr: addr, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if !signalled && strings.Contains(sc.Text(), "leadership changed: leader=true") {
+				signalled = true
+				close(ready)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	select {
+	case <-ready:
+	case <-p.done:
+		t.Fatalf("keepkv exited before becoming ready; see %s.log", dir)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("keepkv not ready after 30s; see %s.log", dir)
+	}
+	return p
+}
+
+// kill sends SIGKILL to this test's own child and waits for it to die.
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+type acked struct {
+	value    string
+	deadline int64 // PEXPIRETIME: -1 for none
+}
+
+// writer writes unique keys until it fails, recording every acknowledged
+// one. Every third key carries an absolute deadline; every fifth write is
+// a pipelined batch.
+func writer(ctx context.Context, c *redis.Client, w, round int, mu *sync.Mutex, ok map[string]acked, incr *incrCount) {
+	for i := 0; ; i++ {
+		key := fmt.Sprintf("r%d:w%d:%d", round, w, i)
+		val := fmt.Sprintf("%x", rand.Uint64())
+		deadline := int64(-1)
+		args := []any{"SET", key, val}
+		if i%3 == 0 {
+			deadline = time.Now().Add(time.Hour).UnixMilli() + int64(i)
+			args = append(args, "PXAT", deadline)
+		}
+		var err error
+		if i%5 == 0 {
+			pipe := c.Pipeline()
+			pipe.Do(ctx, args...)
+			incr.attempt()
+			pipe.Incr(ctx, "counter")
+			var cmds []redis.Cmder
+			cmds, err = pipe.Exec(ctx)
+			if err == nil {
+				incr.acked()
+			} else if len(cmds) > 0 && cmds[0].Err() == nil {
+				err = nil // the SET was acknowledged even if the INCR was not
+			}
+		} else {
+			err = c.Do(ctx, args...).Err()
+		}
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		ok[key] = acked{val, deadline}
+		mu.Unlock()
+	}
+}
+
+type incrCount struct {
+	mu             sync.Mutex
+	attempts, acks int64
+}
+
+func (c *incrCount) attempt() { c.mu.Lock(); c.attempts++; c.mu.Unlock() }
+func (c *incrCount) acked()   { c.mu.Lock(); c.acks++; c.mu.Unlock() }
+
+func TestCrashSafetyUnderSIGKILL(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	port := freePort(t)
+	ok := map[string]acked{}
+	var mu sync.Mutex
+	incr := &incrCount{}
+	ctx := context.Background()
+	const rounds = 4
+	for round := range rounds {
+		p := startProc(t, dir, port)
+		c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, PoolSize: 16, DialTimeout: time.Second})
+		verify(t, c, ok, incr)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() { defer wg.Done(); writer(ctx, c, w, round, &mu, ok, incr) }()
+		}
+		// Let writes flow, then kill mid-stream at a different point each round.
+		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		p.kill()
+		wg.Wait()
+		c.Close()
+		t.Logf("round %d: %d acknowledged keys so far", round, len(ok))
+	}
+	p := startProc(t, dir, port)
+	c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
+	defer c.Close()
+	verify(t, c, ok, incr)
+	if len(ok) < 100 {
+		t.Fatalf("only %d writes acknowledged: the workload did not run", len(ok))
+	}
+}
+
+// verify checks that every acknowledged key is present with its value and
+// deadline, and that the counter holds at least every acknowledged INCR and
+// no more than were sent (an INCR applied twice would exceed it).
+func verify(t *testing.T, c *redis.Client, ok map[string]acked, incr *incrCount) {
+	t.Helper()
+	ctx := context.Background()
+	keys := make([]string, 0, len(ok))
+	for k := range ok {
+		keys = append(keys, k)
+	}
+	for i := 0; i < len(keys); i += 500 {
+		batch := keys[i:min(i+500, len(keys))]
+		pipe := c.Pipeline()
+		gets := make([]*redis.StringCmd, len(batch))
+		pxts := make([]*redis.Cmd, len(batch))
+		for j, k := range batch {
+			gets[j] = pipe.Get(ctx, k)
+			pxts[j] = pipe.Do(ctx, "PEXPIRETIME", k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			t.Fatalf("verify: %v", err)
+		}
+		for j, k := range batch {
+			if gets[j].Val() != ok[k].value {
+				t.Fatalf("acknowledged key %s = %q, want %q (lost after SIGKILL)", k, gets[j].Val(), ok[k].value)
+			}
+			if d, _ := pxts[j].Int64(); d != ok[k].deadline {
+				t.Fatalf("acknowledged key %s has deadline %d, want %d", k, d, ok[k].deadline)
+			}
+		}
+	}
+	n, err := c.Get(ctx, "counter").Int64()
+	if err != nil && err != redis.Nil {
+		t.Fatal(err)
+	}
+	incr.mu.Lock()
+	defer incr.mu.Unlock()
+	if n < incr.acks || n > incr.attempts {
+		t.Fatalf("counter = %d, want between %d acknowledged and %d sent INCRs", n, incr.acks, incr.attempts)
+	}
+}
