@@ -196,4 +196,3 @@ func (c *bufConn) Context() interface{}           { return nil }
 func (c *bufConn) SetContext(v interface{})       {}
 func (c *bufConn) Close() error                   { return nil }
 func (c *bufConn) ReadPipeline() []redcon.Command { return nil }
-

@@ -38,6 +38,7 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	MaxAppendEntries  int
 	ExpiryHorizon     time.Duration
 }
 
@@ -77,6 +78,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)
@@ -178,5 +180,6 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.SnapshotThreshold = c.SnapshotThreshold
 	sc.Raft.SnapshotInterval = c.SnapshotInterval
 	sc.Raft.TrailingLogs = c.TrailingLogs
+	sc.Raft.MaxAppendEntries = c.MaxAppendEntries
 	return sc
 }
