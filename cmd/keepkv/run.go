@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,6 +19,14 @@ func run(ctx context.Context, c Config) error {
 	id, err := nodeID(c.Dir, c.NodeID)
 	if err != nil {
 		return err
+	}
+	if c.PprofAddr != "" {
+		go func() {
+			logger.Info("serving pprof", "addr", c.PprofAddr)
+			if err := http.ListenAndServe(c.PprofAddr, nil); err != nil {
+				logger.Error("pprof server stopped", "error", err)
+			}
+		}()
 	}
 	sc := c.server(id)
 	sc.Logger = logger
