@@ -187,3 +187,21 @@ func (n *Node) notifyApplied() {
 	n.appliedWaiters = keep
 	n.mu.Unlock()
 }
+
+// CatchUp returns once this node's state has applied everything that was
+// committed when it first heard from a leader since starting, so that even
+// a stale read never shows state older than what the node held before a
+// restart. After the first success it returns at once.
+func (n *Node) CatchUp(ctx context.Context) error {
+	if n.caughtUp.Load() {
+		return nil
+	}
+	if _, err := n.LeaderAddr(ctx); err != nil {
+		return err
+	}
+	if err := n.WaitApplied(ctx, n.raft.CommitIndex()); err != nil {
+		return err
+	}
+	n.caughtUp.Store(true)
+	return nil
+}

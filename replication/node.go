@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +30,9 @@ type Config struct {
 	RaftAdvertise string
 	// Bootstrap makes a node with no Raft state bootstrap a one-node cluster.
 	Bootstrap bool
+	// Peers, when set, is a static configuration every node bootstraps
+	// identically (it overrides Bootstrap).
+	Peers []Member
 	// Logger receives Raft's and the FSM's logs. Default: discard.
 	Logger hclog.Logger
 
@@ -114,6 +118,9 @@ type Node struct {
 	bolt      *raftboltdb.BoltStore // nil when LogStore is overridden
 	transport raft.Transport
 	ownsTrans bool
+	mux       *muxLayer
+	hadState  bool
+	caughtUp  atomic.Bool
 
 	notifyCh chan bool
 	kickRead chan struct{}
@@ -184,8 +191,13 @@ func (n *Node) start() error {
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
-	n.raft = r
-	if !hasState && n.cfg.Bootstrap {
+	n.raft, n.hadState = r, hasState
+	switch {
+	case hasState:
+		return nil
+	case len(n.cfg.Peers) > 0:
+		return n.bootstrapPeers()
+	case n.cfg.Bootstrap:
 		return n.bootstrapSelf()
 	}
 	return nil
@@ -271,11 +283,15 @@ func (n *Node) openTransport() error {
 		}
 		adv = addr
 	}
-	t, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 3, 10*time.Second, n.logger.Named("transport"))
+	mux, err := newMuxLayer(n.cfg.RaftBind, adv)
 	if err != nil {
 		return fmt.Errorf("replication: listen %s: %w", n.cfg.RaftBind, err)
 	}
-	n.transport, n.ownsTrans = t, true
+	n.mux = mux
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: mux, MaxPool: 3, Timeout: 10 * time.Second, Logger: n.logger.Named("transport"),
+	})
+	n.ownsTrans = true
 	return nil
 }
 

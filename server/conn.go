@@ -19,6 +19,7 @@ type connState struct {
 	authed   bool
 	readonly bool
 	quit     bool
+	internal bool // arrived on the Raft port: a peer node
 
 	mu      sync.Mutex // guards what CLIENT LIST reads from other goroutines
 	db      uint8

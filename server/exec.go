@@ -30,6 +30,7 @@ func (s *Server) handle(c redcon.Conn, first redcon.Command) {
 		p.run(cmd.Args)
 	}
 	p.flushWrites()
+	p.flushForward()
 	if st.closing() {
 		BaseFlush(c)
 		c.Close()
@@ -39,11 +40,13 @@ func (s *Server) handle(c redcon.Conn, first redcon.Command) {
 // pipeline accumulates consecutive writes so they are proposed together,
 // and remembers whether this pipeline already passed the read barrier.
 type pipeline struct {
-	s       *Server
-	st      *connState
-	writes  []pendingWrite
-	barrier bool
-	err     string // barrier failure, reported to every read of the pipeline
+	s         *Server
+	st        *connState
+	writes    []pendingWrite
+	fwd       [][][]byte // commands queued for the leader
+	noForward bool       // running commands forwarded to us: never forward again
+	barrier   bool
+	err       string // barrier failure, reported to every read of the pipeline
 }
 
 type pendingWrite struct {
@@ -55,6 +58,10 @@ type pendingWrite struct {
 func (p *pipeline) run(args [][]byte) {
 	s, st := p.s, p.st
 	s.stats.commands.Add(1)
+	if st.internal && eq(args[0], "fwd") {
+		p.runForwarded(args)
+		return
+	}
 	cmd := s.table.lookup(args[0])
 	if cmd == nil {
 		p.immediate(errUnknownCommand(args))
@@ -65,10 +72,16 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errArity(cmd.name))
 		return
 	}
-	if s.cfg.Password != "" && !st.authed && cmd.flags&flagNoAuth == 0 {
+	if s.cfg.Password != "" && !st.authed && !st.internal && cmd.flags&flagNoAuth == 0 {
 		p.immediate("NOAUTH Authentication required.")
 		return
 	}
+	if p.shouldForward(cmd, args) {
+		p.flushWrites()
+		p.fwd = append(p.fwd, args)
+		return
+	}
+	p.flushForward()
 	x := execCtx{s: s, st: st, w: &st.w}
 	if cmd.write != nil {
 		x.now = replication.Now()
@@ -82,6 +95,10 @@ func (p *pipeline) run(args [][]byte) {
 	p.flushWrites()
 	if cmd.local != nil {
 		cmd.local(&x, args)
+		return
+	}
+	if p.staleOK() {
+		p.readStale(&x, cmd, args)
 		return
 	}
 	p.read(&x, cmd, args)
@@ -109,14 +126,7 @@ func (p *pipeline) read(x *execCtx, cmd *command, args [][]byte) {
 		x.w.Error(p.err)
 		return
 	}
-	x.now = time.Now().UnixMilli()
-	err := p.s.db.View(func(r *storage.Reader) error {
-		cmd.read(x, r, args)
-		return nil
-	})
-	if err != nil {
-		x.w.Error(clusterError(err))
-	}
+	p.readLocal(x, cmd, args)
 }
 
 // flushWrites proposes every pending write, split into bounded entries that

@@ -54,6 +54,11 @@ type Config struct {
 	// ExpiryHorizon is how far ahead the wheel holds deadlines; the rest
 	// stay on disk until they come near. Default 1m.
 	ExpiryHorizon time.Duration
+	// StaleReads serves reads from local state on followers for every
+	// connection, as READONLY does for one.
+	StaleReads bool
+	// Join is a member's client or Raft address to ask for membership.
+	Join string
 	// ExpiryBatch caps the keys deleted by one expire log entry. Default 1000.
 	ExpiryBatch int
 }
@@ -114,7 +119,11 @@ type Server struct {
 	exp    *expirer
 	ln     net.Listener
 	rs     *redcon.Server
+	irs    *redcon.Server // peers' RESP traffic on the Raft port
 	served chan error
+	fwd    *forwarder
+	stop   chan struct{}
+	bg     sync.WaitGroup
 	start  time.Time
 	table  commandTable
 
@@ -142,7 +151,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 1), table: newCommandTable()}
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 2), table: newCommandTable(), stop: make(chan struct{})}
 	if err := s.open(); err != nil {
 		s.shutdown()
 		return nil, err
@@ -178,6 +187,15 @@ func (s *Server) open() error {
 		s.rs.SetIdleClose(s.cfg.IdleTimeout)
 	}
 	go func() { s.served <- s.rs.Serve(s.ln) }()
+	s.fwd = newForwarder(s.cfg.Raft.LeaderWait + 10*time.Second)
+	if il := s.node.RESPListener(); il != nil {
+		s.irs = redcon.NewServerNetwork("tcp", il.Addr().String(), s.handle, s.acceptInternal, s.closed)
+		go func() { s.served <- s.irs.Serve(il) }()
+	}
+	if s.cfg.Join != "" {
+		s.bg.Add(1)
+		go s.joinLoop()
+	}
 	s.logger.Info("serving RESP", "addr", ln.Addr().String(), "pid", os.Getpid())
 	return nil
 }
@@ -201,9 +219,18 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) shutdown() {
+	close(s.stop)
+	s.bg.Wait()
 	if s.rs != nil {
 		s.rs.Close()
 		<-s.served
+	}
+	if s.irs != nil {
+		s.irs.Close()
+		<-s.served
+	}
+	if s.fwd != nil {
+		s.fwd.close()
 	}
 	if s.exp != nil {
 		s.exp.onLeadership(false)
@@ -233,6 +260,13 @@ func (s *Server) accept(c redcon.Conn) bool {
 	s.clients[st.id] = st
 	c.SetContext(st)
 	s.stats.connections.Add(1)
+	return true
+}
+
+func (s *Server) acceptInternal(c redcon.Conn) bool {
+	st := newConnState(s.nextID.Add(1), c)
+	st.internal, st.authed = true, true
+	c.SetContext(st)
 	return true
 }
 

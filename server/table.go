@@ -54,6 +54,9 @@ type command struct {
 	write writeFunc
 	read  readFunc
 	local localFunc
+	// leaderOnly, for local commands, says whether these arguments must
+	// run on the leader (RAFT JOIN, REMOVE, TRANSFER).
+	leaderOnly func(args [][]byte) bool
 	// reply maps an applied result to the client reply; nil writes it as is.
 	reply func(w *replyWriter, r storage.Result)
 }
@@ -101,5 +104,6 @@ func newCommandTable() commandTable {
 	t.add(expireCommands()...)
 	t.add(connectionCommands()...)
 	t.add(serverCommands()...)
+	t.add(raftCommands()...)
 	return t
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keepkv/keepkv/replication"
 	"github.com/keepkv/keepkv/server"
 )
 
@@ -40,6 +41,10 @@ type Config struct {
 	TrailingLogs      uint64
 	MaxAppendEntries  int
 	PprofAddr         string
+	Join              string
+	Peers             string
+	StaleReads        bool
+	peers             []replication.Member
 	ExpiryHorizon     time.Duration
 }
 
@@ -80,6 +85,9 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
+	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft (or client) address instead of bootstrapping")
+	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
+	fs.BoolVar(&c.StaleReads, "stale-reads", false, "serve reads from this node's local state even on followers (as READONLY does per connection)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
 	fs.Usage = func() {
@@ -122,6 +130,14 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 
 // fill derives defaults that depend on other settings.
 func (c *Config) fill() error {
+	if c.Join != "" && c.Peers != "" {
+		return errors.New("either --join or --peers, not both")
+	}
+	peers, err := replication.ParsePeers(c.Peers)
+	if err != nil {
+		return err
+	}
+	c.peers = peers
 	if c.RaftAddr == "" {
 		host, port, err := net.SplitHostPort(c.Addr)
 		if err != nil {
@@ -174,7 +190,10 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.NodeID = id
 	sc.Raft.RaftBind = c.RaftAddr
 	sc.Raft.RaftAdvertise = c.RaftAdvertise
-	sc.Raft.Bootstrap = true
+	sc.Raft.Bootstrap = c.Join == "" && c.Peers == ""
+	sc.Raft.Peers = c.peers
+	sc.Join = c.Join
+	sc.StaleReads = c.StaleReads
 	sc.Raft.LeaderWait = c.LeaderWait
 	sc.Raft.HeartbeatTimeout = c.HeartbeatTimeout
 	sc.Raft.ElectionTimeout = c.ElectionTimeout

@@ -1,0 +1,165 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// ParsePeers parses "id=host:port,id=host:port".
+func ParsePeers(s string) ([]Member, error) {
+	var out []Member
+	seen := map[string]bool{}
+	for _, part := range splitNonEmpty(s, ',') {
+		id, addr, ok := cut(part, '=')
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("replication: peer %q is not id=host:port", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("replication: peer %q: %v", part, err)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("replication: peer id %q listed twice", id)
+		}
+		seen[id] = true
+		out = append(out, Member{ID: id, Address: addr, Voter: true})
+	}
+	return out, nil
+}
+
+func splitNonEmpty(s string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == sep {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func cut(s string, sep byte) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// bootstrapPeers bootstraps the static configuration. Every node started
+// with the same peers does the same; Raft accepts identical bootstraps.
+func (n *Node) bootstrapPeers() error {
+	var conf raft.Configuration
+	for _, p := range n.cfg.Peers {
+		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address), Suffrage: raft.Voter})
+	}
+	if err := n.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("replication: bootstrap peers: %w", err)
+	}
+	return nil
+}
+
+// AddVoter adds (or keeps) a voter. It is idempotent: a member already in
+// the configuration at the same address is left alone, so a restarted node
+// re-joining is a no-op. Only the leader can do it.
+func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return mapRaftError(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == id && string(s.Address) == addr && s.Suffrage == raft.Voter {
+			return nil
+		}
+		if string(s.Address) == addr && string(s.ID) != id {
+			return fmt.Errorf("replication: address %s already belongs to member %s", addr, s.ID)
+		}
+	}
+	return mapRaftError(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
+}
+
+// RemoveServer removes a member. Only the leader can do it.
+func (n *Node) RemoveServer(ctx context.Context, id string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return mapRaftError(n.raft.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx)).Error())
+}
+
+// TransferLeadership hands leadership to id, or to any voter when id is "".
+func (n *Node) TransferLeadership(id string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	if id == "" {
+		return mapRaftError(n.raft.LeadershipTransfer().Error())
+	}
+	for _, m := range n.Status().Members {
+		if m.ID == id {
+			return mapRaftError(n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(m.Address)).Error())
+		}
+	}
+	return fmt.Errorf("replication: no member %q", id)
+}
+
+// Snapshot takes a snapshot now and compacts the log.
+func (n *Node) Snapshot() error { return mapRaftError(n.raft.Snapshot().Error()) }
+
+// LeaderAddr returns the leader's Raft address, waiting at most LeaderWait
+// for one to be known. It returns "" with ErrNoLeader.
+func (n *Node) LeaderAddr(ctx context.Context) (string, error) {
+	timer := time.NewTimer(n.cfg.LeaderWait)
+	defer timer.Stop()
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return string(addr), nil
+		}
+		select {
+		case <-timer.C:
+			return "", ErrNoLeader
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-n.stopCh:
+			return "", ErrClosed
+		case <-time.After(n.cfg.LeaderWait / 50):
+			// Followers learn of a leader from heartbeats, which raise no
+			// notification here: look again.
+		}
+	}
+}
+
+// IsLeader reports whether Raft is in the leader state (ready or not).
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// RaftAddr returns this node's advertised Raft address.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+// RESPListener returns the listener for RESP connections arriving on the
+// Raft port, or nil when the transport is overridden.
+func (n *Node) RESPListener() net.Listener {
+	if n.mux == nil {
+		return nil
+	}
+	return n.mux.resp
+}
+
+// HadState reports whether the node found Raft state on disk at start.
+func (n *Node) HadState() bool { return n.hadState }
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return 10 * time.Second
+}

@@ -1,0 +1,135 @@
+package replication
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// muxLayer is a raft.StreamLayer that shares the Raft port with keepkv's
+// cluster-internal RESP traffic (joins, forwarded commands): a connection
+// whose first byte is '*' (a RESP array) is handed to RESPListener, any
+// other is Raft's (its RPC type bytes are all small integers).
+type muxLayer struct {
+	ln        net.Listener
+	advertise net.Addr
+	raftC     chan net.Conn
+	resp      *chanListener
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newMuxLayer(bind string, advertise net.Addr) (*muxLayer, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	if advertise == nil {
+		advertise = ln.Addr()
+	}
+	if tcp, ok := advertise.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		ln.Close()
+		return nil, errors.New("replication: the Raft address is not advertisable; set RaftAdvertise")
+	}
+	m := &muxLayer{ln: ln, advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
+	m.resp = &chanListener{c: make(chan net.Conn), done: m.done, closed: make(chan struct{}), addr: ln.Addr()}
+	go m.acceptLoop()
+	return m, nil
+}
+
+func (m *muxLayer) acceptLoop() {
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			m.Close()
+			return
+		}
+		go m.route(c)
+	}
+}
+
+// route peeks at the first byte, with a deadline so a silent peer cannot
+// hold a goroutine forever.
+func (m *muxLayer) route(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(c, 4096)
+	first, err := br.Peek(1)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return
+	}
+	pc := &peekedConn{Conn: c, r: br}
+	dst := m.raftC
+	if first[0] == '*' {
+		dst = m.resp.c
+	}
+	select {
+	case dst <- pc:
+	case <-m.done:
+		c.Close()
+	case <-m.resp.closed:
+		c.Close()
+	}
+}
+
+// Accept returns the next Raft connection.
+func (m *muxLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.raftC:
+		return c, nil
+	case <-m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *muxLayer) Close() error {
+	m.closeOnce.Do(func() {
+		close(m.done)
+		m.ln.Close()
+	})
+	return nil
+}
+
+func (m *muxLayer) Addr() net.Addr { return m.advertise }
+
+func (m *muxLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// chanListener is a net.Listener fed by the mux.
+type chanListener struct {
+	c         chan net.Conn
+	done      chan struct{} // the mux closed
+	closed    chan struct{} // this listener closed
+	closeOnce sync.Once
+	addr      net.Addr
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+func (l *chanListener) Addr() net.Addr { return l.addr }

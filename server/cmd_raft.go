@@ -1,0 +1,135 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+func raftCommands() []*command {
+	return []*command{
+		{name: "raft", arity: -2, flags: flagAdmin, group: "cluster",
+			summary: "Inspects and changes keepkv's Raft membership: INFO, MEMBERS, LEADER, JOIN, REMOVE, TRANSFER, SNAPSHOT.",
+			since:   "keepkv 0.1.0", local: cmdRaft, leaderOnly: raftLeaderOnly},
+	}
+}
+
+// raftLeaderOnly: membership changes run on the leader; a follower forwards.
+func raftLeaderOnly(args [][]byte) bool {
+	return eq(args[1], "join") || eq(args[1], "remove") || eq(args[1], "transfer")
+}
+
+func cmdRaft(x *execCtx, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node := x.s.node
+	switch {
+	case sub == "info" && len(args) == 2:
+		var b strings.Builder
+		for _, kv := range x.s.infoReplication() {
+			fmt.Fprintf(&b, "%s:%s\r\n", kv[0], kv[1])
+		}
+		x.w.Verbatim(b.String())
+	case sub == "members" && len(args) == 2:
+		st := node.Status()
+		x.w.Array(len(st.Members))
+		for _, m := range st.Members {
+			role := "follower"
+			if m.ID == st.LeaderID {
+				role = "leader"
+			}
+			suffrage := "voter"
+			if !m.Voter {
+				suffrage = "nonvoter"
+			}
+			x.w.Array(4)
+			x.w.BulkString(m.ID)
+			x.w.BulkString(m.Address)
+			x.w.BulkString(suffrage)
+			x.w.BulkString(role)
+		}
+	case sub == "leader" && len(args) == 2:
+		st := node.Status()
+		if st.LeaderID == "" {
+			x.w.NullArray()
+			return
+		}
+		x.w.Array(2)
+		x.w.BulkString(st.LeaderID)
+		x.w.BulkString(st.Leader)
+	case sub == "join" && len(args) == 4:
+		replyErr(x, node.AddVoter(ctx, string(args[2]), string(args[3])))
+	case sub == "remove" && len(args) == 3:
+		replyErr(x, node.RemoveServer(ctx, string(args[2])))
+	case sub == "transfer" && len(args) <= 3:
+		id := ""
+		if len(args) == 3 {
+			id = string(args[2])
+		}
+		replyErr(x, node.TransferLeadership(id))
+	case sub == "snapshot" && len(args) == 2:
+		replyErr(x, node.Snapshot())
+	case sub == "help":
+		x.w.Array(1)
+		x.w.Status("RAFT INFO | MEMBERS | LEADER | JOIN <id> <raft-addr> | REMOVE <id> | TRANSFER [<id>] | SNAPSHOT")
+	case sub == "info" || sub == "members" || sub == "leader" || sub == "join" || sub == "remove" || sub == "transfer" || sub == "snapshot":
+		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'raft|%s' command", sub))
+	default:
+		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try RAFT HELP.", args[1]))
+	}
+}
+
+func replyErr(x *execCtx, err error) {
+	if err != nil {
+		x.w.Error(clusterError(err))
+		return
+	}
+	x.w.OK()
+}
+
+// joinLoop asks the member at Join to add this node as a voter, retrying
+// until it succeeds or the server stops. Joining is idempotent, so a
+// restarted member asks again harmlessly.
+func (s *Server) joinLoop() {
+	defer s.bg.Done()
+	id, addr := s.node.ID(), s.node.RaftAddr()
+	for attempt := 0; ; attempt++ {
+		err := sendJoin(s.cfg.Join, id, addr)
+		if err == nil {
+			s.logger.Info("joined the cluster", "via", s.cfg.Join, "id", id, "raft-addr", addr)
+			return
+		}
+		s.logger.Warn("join failed, retrying", "via", s.cfg.Join, "error", err)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 200 * time.Millisecond):
+		}
+	}
+}
+
+func sendJoin(target, id, raftAddr string) error {
+	c, err := net.DialTimeout("tcp", target, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(40 * time.Second))
+	w := bufio.NewWriter(c)
+	writeArray(w, nil, [][]byte{[]byte("RAFT"), []byte("JOIN"), []byte(id), []byte(raftAddr)})
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	reply, err := readReply(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	if string(reply) != "+OK\r\n" {
+		return fmt.Errorf("%s", strings.TrimSpace(string(reply)))
+	}
+	return nil
+}

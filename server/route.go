@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/keepkv/keepkv/storage"
+)
+
+// needsLeader reports whether cmd must run on the leader: writes, reads in
+// the default linearizable mode, and leader-only admin subcommands.
+func (p *pipeline) needsLeader(cmd *command, args [][]byte) bool {
+	switch {
+	case cmd.leaderOnly != nil:
+		return cmd.leaderOnly(args)
+	case cmd.local != nil:
+		return false
+	case cmd.write != nil && !(cmd.read != nil && len(args) == 2):
+		return true // GETEX with no option is a read
+	}
+	return !p.staleAllowed()
+}
+
+// staleAllowed: this connection sent READONLY, or the server serves stale
+// reads by configuration.
+func (p *pipeline) staleAllowed() bool { return p.st.readonly || p.s.cfg.StaleReads }
+
+func (p *pipeline) shouldForward(cmd *command, args [][]byte) bool {
+	return !p.noForward && !p.s.node.IsLeader() && p.needsLeader(cmd, args)
+}
+
+// staleOK reports whether a read may be served from local state without
+// confirming leadership: READONLY on a node that is not the leader.
+func (p *pipeline) staleOK() bool { return p.staleAllowed() && !p.s.node.IsLeader() }
+
+// readStale serves a read from this node's state as it is, once the node
+// has caught up with what was committed when it (re)started.
+func (p *pipeline) readStale(x *execCtx, cmd *command, args [][]byte) {
+	if !p.barrier {
+		p.barrier = true
+		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
+		if err := p.s.node.CatchUp(ctx); err != nil {
+			p.err = clusterError(err)
+		}
+		cancel()
+	}
+	if p.err != "" {
+		x.w.Error(p.err)
+		return
+	}
+	p.readLocal(x, cmd, args)
+}
+
+func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
+	x.now = time.Now().UnixMilli()
+	err := p.s.db.View(func(r *storage.Reader) error {
+		cmd.read(x, r, args)
+		return nil
+	})
+	if err != nil {
+		x.w.Error(clusterError(err))
+	}
+}
+
+// runForwarded runs FWD <db> <proto> <command...> from a follower: the
+// command in the client's database, answered in the client's protocol.
+func (p *pipeline) runForwarded(args [][]byte) {
+	db, ok1 := parseInt(args[1])
+	proto, ok2 := parseInt(args[2])
+	if len(args) < 4 || !ok1 || !ok2 || db < 0 || db >= storage.NumDBs || (proto != 2 && proto != 3) {
+		p.immediate("ERR malformed FWD")
+		return
+	}
+	p.noForward = true
+	if uint8(db) != p.st.db || int(proto) != p.st.resp {
+		p.flushWrites()
+		p.st.setDB(uint8(db))
+		p.st.setResp(int(proto))
+	}
+	p.run(args[3:])
+}
+
+// flushForward sends queued commands to the leader as one pipeline and
+// copies the replies back in order.
+func (p *pipeline) flushForward() {
+	if len(p.fwd) == 0 {
+		return
+	}
+	cmds := p.fwd
+	p.fwd = nil
+	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+10*time.Second)
+	defer cancel()
+	fail := func(msg string) {
+		for range cmds {
+			p.st.w.Error(msg)
+		}
+	}
+	addr, err := p.s.node.LeaderAddr(ctx)
+	if err != nil {
+		fail(clusterError(err))
+		return
+	}
+	replies, err := p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, cmds)
+	if err != nil {
+		fail("TRYAGAIN forwarding to the leader failed: " + err.Error())
+		return
+	}
+	for _, r := range replies {
+		p.st.w.raw(r)
+	}
+}
