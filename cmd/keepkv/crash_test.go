@@ -70,6 +70,13 @@ type proc struct {
 // startProc starts keepkv on dir and waits until it reports leadership.
 func startProc(t *testing.T, dir string, port int, extra ...string) *proc {
 	t.Helper()
+	return startProcUntil(t, "leadership changed: leader=true", dir, port, extra...)
+}
+
+// startProcUntil starts keepkv on dir and waits for a log line containing
+// readyLine: the process's own report that it reached a state.
+func startProcUntil(t *testing.T, readyLine, dir string, port int, extra ...string) *proc {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := append([]string{"--dir", dir, "--addr", addr, "--heartbeat-timeout", "100ms", "--election-timeout", "100ms"}, extra...)
 	cmd := exec.Command(keepkvBinary(t), args...)
@@ -92,7 +99,7 @@ func startProc(t *testing.T, dir string, port int, extra ...string) *proc {
 		signalled := false
 		for sc.Scan() {
 			fmt.Fprintln(logf, sc.Text())
-			if !signalled && strings.Contains(sc.Text(), "leadership changed: leader=true") {
+			if !signalled && strings.Contains(sc.Text(), readyLine) {
 				signalled = true
 				close(ready)
 			}

@@ -1,0 +1,142 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// isolate cuts node i off from every other node, both ways.
+func (c *memCluster) isolate(i int) {
+	for j := range c.trans {
+		if j != i {
+			c.trans[i].Disconnect(c.trans[j].LocalAddr())
+			c.trans[j].Disconnect(c.trans[i].LocalAddr())
+		}
+	}
+}
+
+// heal reconnects every pair.
+func (c *memCluster) heal() {
+	for i := range c.trans {
+		for j := range c.trans {
+			if i != j {
+				c.trans[i].Connect(c.trans[j].LocalAddr(), c.trans[j])
+			}
+		}
+	}
+}
+
+// leaderAmong waits for a ready leader among the given nodes.
+func (c *memCluster) leaderAmong(t *testing.T, nodes ...int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, i := range nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			err := c.nodes[i].ReadBarrier(ctx)
+			cancel()
+			if err == nil {
+				return i
+			}
+		}
+	}
+	t.Fatalf("no leader among %v", nodes)
+	return -1
+}
+
+func (c *memCluster) converge(t *testing.T, leader int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.nodes[leader].Apply(ctx, incrEntry("sync")); err != nil {
+		t.Fatal(err)
+	}
+	want := c.dbs[leader].AppliedIndex()
+	for i, n := range c.nodes {
+		if err := n.WaitApplied(ctx, want); err != nil {
+			t.Fatalf("node %d did not catch up to %d: %v", i, want, err)
+		}
+	}
+	d := c.digests()
+	for i := range d {
+		if d[i] != d[0] {
+			t.Fatalf("node digests differ after healing: %v", d)
+		}
+	}
+}
+
+func TestIsolatedLeaderLosesWritesMajorityContinues(t *testing.T) {
+	c := newMemCluster(t, 3)
+	old := c.leader(t)
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := c.nodes[old].Apply(ctx, incrEntry(fmt.Sprint("k", i%3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.isolate(old)
+	// The isolated leader cannot commit: the write fails, and it stops
+	// serving linearizable reads.
+	_, err := c.nodes[old].Apply(ctx, incrEntry("lost"))
+	if err == nil {
+		t.Fatal("an isolated leader acknowledged a write")
+	}
+	if !errors.Is(err, ErrUnknownOutcome) && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("isolated write: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	if err := c.nodes[old].ReadBarrier(rctx); err == nil {
+		t.Fatal("an isolated leader passed the read barrier")
+	}
+	cancel()
+	// The majority elects a new leader and keeps accepting writes.
+	var others []int
+	for i := range c.nodes {
+		if i != old {
+			others = append(others, i)
+		}
+	}
+	nl := c.leaderAmong(t, others...)
+	for range 10 {
+		if _, err := c.nodes[nl].Apply(ctx, incrEntry("after")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.heal()
+	nl = c.leaderAmong(t, 0, 1, 2)
+	c.converge(t, nl)
+	if v := readKey(t, c.dbs[old], "lost"); v != "" {
+		t.Fatalf("the unacknowledged write from the isolated leader survived: %q", v)
+	}
+	if v := readKey(t, c.dbs[old], "after"); v != "10" {
+		t.Fatalf("old leader after healing: after = %q, want 10", v)
+	}
+}
+
+func TestMinorityCannotWrite(t *testing.T) {
+	c := newMemCluster(t, 3)
+	l := c.leader(t)
+	f1, f2 := (l+1)%3, (l+2)%3
+	// Cut one follower off: the leader keeps a majority, the follower is
+	// a minority of one and must not produce a leader of its own.
+	c.isolate(f1)
+	ctx := context.Background()
+	if _, err := c.nodes[l].Apply(ctx, incrEntry("majority")); err != nil {
+		t.Fatalf("majority write: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := c.nodes[f1].Apply(rctx, incrEntry("minority")); err == nil {
+		t.Fatal("a minority node accepted a write")
+	}
+	if c.nodes[f1].raft.State() == raft.Leader {
+		t.Fatal("a minority node became leader")
+	}
+	c.heal()
+	c.converge(t, c.leaderAmong(t, l, f2, f1))
+}
