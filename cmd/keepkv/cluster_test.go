@@ -276,9 +276,12 @@ func TestReplacedNodeReceivesStateBySnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.p.kill()
-	members, _ := c.Do(ctx, "RAFT", "MEMBERS").Slice()
-	if len(members) != 2 {
-		t.Fatalf("after RAFT REMOVE: %d members", len(members))
+	var out strings.Builder
+	if err := runAdmin([]string{"--addr", leader.addr(), "members"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(out.String(), "\n"); lines != 2 || strings.Contains(out.String(), victim.id+"\t") {
+		t.Fatalf("keepkv raft members after RAFT REMOVE %s:\n%s", victim.id, out.String())
 	}
 	// A fresh node with an empty data dir joins and must get the state by
 	// snapshot: the log before it has been compacted away.

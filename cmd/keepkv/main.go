@@ -12,6 +12,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "raft" {
+		if err := runAdmin(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "keepkv raft:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keepkv:", err)
