@@ -71,7 +71,13 @@ func (c *memCluster) converge(t *testing.T, leader int) {
 }
 
 func TestIsolatedLeaderLosesWritesMajorityContinues(t *testing.T) {
-	c := newMemCluster(t, 3)
+	for _, size := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d nodes", size), func(t *testing.T) { testIsolatedLeader(t, size) })
+	}
+}
+
+func testIsolatedLeader(t *testing.T, size int) {
+	c := newMemCluster(t, size)
 	old := c.leader(t)
 	ctx := context.Background()
 	for i := range 20 {
@@ -108,7 +114,8 @@ func TestIsolatedLeaderLosesWritesMajorityContinues(t *testing.T) {
 		}
 	}
 	c.heal()
-	nl = c.leaderAmong(t, 0, 1, 2)
+	all := append(others, old)
+	nl = c.leaderAmong(t, all...)
 	c.converge(t, nl)
 	if v := readKey(t, c.dbs[old], "lost"); v != "" {
 		t.Fatalf("the unacknowledged write from the isolated leader survived: %q", v)
