@@ -113,11 +113,19 @@ func (p *pipeline) immediate(reply string) {
 	p.st.w.Error(reply)
 }
 
+// read serves a linearizable read: once per pipeline, the leader confirms
+// it still leads.
 func (p *pipeline) read(x *execCtx, cmd *command, args [][]byte) {
+	p.readAfter(p.s.node.ReadBarrier, x, cmd, args)
+}
+
+// readAfter passes barrier once per pipeline, then serves the read from
+// local state; a barrier failure answers every read of the pipeline.
+func (p *pipeline) readAfter(barrier func(context.Context) error, x *execCtx, cmd *command, args [][]byte) {
 	if !p.barrier {
 		p.barrier = true
 		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
-		if err := p.s.node.ReadBarrier(ctx); err != nil {
+		if err := barrier(ctx); err != nil {
 			p.err = clusterError(err)
 		}
 		cancel()

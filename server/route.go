@@ -36,19 +36,7 @@ func (p *pipeline) staleOK() bool { return p.staleAllowed() && !p.s.node.IsLeade
 // readStale serves a read from this node's state as it is, once the node
 // has caught up with what was committed when it (re)started.
 func (p *pipeline) readStale(x *execCtx, cmd *command, args [][]byte) {
-	if !p.barrier {
-		p.barrier = true
-		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
-		if err := p.s.node.CatchUp(ctx); err != nil {
-			p.err = clusterError(err)
-		}
-		cancel()
-	}
-	if p.err != "" {
-		x.w.Error(p.err)
-		return
-	}
-	p.readLocal(x, cmd, args)
+	p.readAfter(p.s.node.CatchUp, x, cmd, args)
 }
 
 func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {

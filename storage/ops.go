@@ -251,28 +251,32 @@ func (a *applier) mset(c *Cmd) Result {
 	return okResult()
 }
 
-func (a *applier) getDel(c *Cmd) Result {
+// getting looks up a string key for GETDEL and GETEX: it returns the
+// reply and whether the key exists and may be changed.
+func (a *applier) getting(c *Cmd) (slot, Result, bool) {
 	s, err := a.stringSlot(c.DB, c.Keys[0])
-	if err != nil {
-		return errResult(err)
+	switch {
+	case err != nil:
+		return s, errResult(err), false
+	case !s.exists:
+		return s, nilResult(), false
 	}
-	if !s.exists {
-		return nilResult()
+	return s, bulkResult(s.rec.value), true
+}
+
+func (a *applier) getDel(c *Cmd) Result {
+	s, res, ok := a.getting(c)
+	if ok {
+		a.del(&s)
 	}
-	res := bulkResult(s.rec.value)
-	a.del(&s)
 	return res
 }
 
 func (a *applier) getEx(c *Cmd) Result {
-	s, err := a.stringSlot(c.DB, c.Keys[0])
-	if err != nil {
-		return errResult(err)
+	s, res, ok := a.getting(c)
+	if !ok {
+		return res
 	}
-	if !s.exists {
-		return nilResult()
-	}
-	res := bulkResult(s.rec.value)
 	switch {
 	case c.Flags&FlagPersist != 0:
 		if s.rec.deadline != 0 {

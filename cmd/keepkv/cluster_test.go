@@ -154,31 +154,7 @@ func verifyOn(t *testing.T, n *clusterNode, ok map[string]acked, local bool) {
 			t.Fatal(err)
 		}
 	}
-	keys := make([]string, 0, len(ok))
-	for k := range ok {
-		keys = append(keys, k)
-	}
-	for i := 0; i < len(keys); i += 500 {
-		batch := keys[i:min(i+500, len(keys))]
-		pipe := conn.Pipeline()
-		gets := make([]*redis.StringCmd, len(batch))
-		pxts := make([]*redis.Cmd, len(batch))
-		for j, k := range batch {
-			gets[j] = pipe.Get(ctx, k)
-			pxts[j] = pipe.Do(ctx, "PEXPIRETIME", k)
-		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			t.Fatalf("verify on %s: %v", n.id, err)
-		}
-		for j, k := range batch {
-			if gets[j].Val() != ok[k].value {
-				t.Fatalf("%s (local=%v): acknowledged key %s = %q, want %q", n.id, local, k, gets[j].Val(), ok[k].value)
-			}
-			if d, _ := pxts[j].Int64(); d != ok[k].deadline {
-				t.Fatalf("%s: key %s deadline %d, want %d", n.id, k, d, ok[k].deadline)
-			}
-		}
-	}
+	checkAcked(t, conn.Pipeline, ok, fmt.Sprintf("%s (local=%v)", n.id, local))
 }
 
 func TestClusterLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {

@@ -208,10 +208,9 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	}
 }
 
-// verify checks that every acknowledged key is present with its value and
-// deadline, and that the counter holds at least every acknowledged INCR and
-// no more than were sent (an INCR applied twice would exceed it).
-func verify(t *testing.T, c *redis.Client, ok map[string]acked, incr *incrCount) {
+// checkAcked checks that every acknowledged key reads back, through
+// newPipe, with its value and deadline. where names the reader in failures.
+func checkAcked(t *testing.T, newPipe func() redis.Pipeliner, ok map[string]acked, where string) {
 	t.Helper()
 	ctx := context.Background()
 	keys := make([]string, 0, len(ok))
@@ -220,7 +219,7 @@ func verify(t *testing.T, c *redis.Client, ok map[string]acked, incr *incrCount)
 	}
 	for i := 0; i < len(keys); i += 500 {
 		batch := keys[i:min(i+500, len(keys))]
-		pipe := c.Pipeline()
+		pipe := newPipe()
 		gets := make([]*redis.StringCmd, len(batch))
 		pxts := make([]*redis.Cmd, len(batch))
 		for j, k := range batch {
@@ -228,18 +227,26 @@ func verify(t *testing.T, c *redis.Client, ok map[string]acked, incr *incrCount)
 			pxts[j] = pipe.Do(ctx, "PEXPIRETIME", k)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			t.Fatalf("verify: %v", err)
+			t.Fatalf("%s: verify: %v", where, err)
 		}
 		for j, k := range batch {
 			if gets[j].Val() != ok[k].value {
-				t.Fatalf("acknowledged key %s = %q, want %q (lost after SIGKILL)", k, gets[j].Val(), ok[k].value)
+				t.Fatalf("%s: acknowledged key %s = %q, want %q (lost)", where, k, gets[j].Val(), ok[k].value)
 			}
 			if d, _ := pxts[j].Int64(); d != ok[k].deadline {
-				t.Fatalf("acknowledged key %s has deadline %d, want %d", k, d, ok[k].deadline)
+				t.Fatalf("%s: acknowledged key %s has deadline %d, want %d", where, k, d, ok[k].deadline)
 			}
 		}
 	}
-	n, err := c.Get(ctx, "counter").Int64()
+}
+
+// verify checks every acknowledged key after a SIGKILL and restart, and
+// that the counter holds at least every acknowledged INCR and no more than
+// were sent (an INCR applied twice would exceed it).
+func verify(t *testing.T, c *redis.Client, ok map[string]acked, incr *incrCount) {
+	t.Helper()
+	checkAcked(t, c.Pipeline, ok, "after restart")
+	n, err := c.Get(context.Background(), "counter").Int64()
 	if err != nil && err != redis.Nil {
 		t.Fatal(err)
 	}
