@@ -111,6 +111,11 @@ func (e *expirer) refill(now int64) {
 	}
 	from, target := e.cursor, e.loadTarget
 	e.mu.Unlock()
+	// Deadlines applied before loadTarget was raised are not in the wheel;
+	// checkpoint them so the index scan below sees them.
+	if err := e.s.db.Flush(); err != nil {
+		return
+	}
 
 	var page []storage.Due
 	var next []byte

@@ -40,6 +40,13 @@ func (p *pipeline) readStale(x *execCtx, cmd *command, args [][]byte) {
 }
 
 func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
+	if cmd.flags&flagScan != 0 {
+		// Iteration reads bbolt only: checkpoint every applied write first.
+		if err := p.s.db.Flush(); err != nil {
+			x.w.Error(clusterError(err))
+			return
+		}
+	}
 	x.now = time.Now().UnixMilli()
 	err := p.s.db.View(func(r *storage.Reader) error {
 		cmd.read(x, r, args)

@@ -15,7 +15,7 @@ const (
 	flagAdmin                         // administrative
 	flagNoAuth                        // allowed before AUTH
 	flagFast                          // O(1) or O(log n)
-	flagNoScript                      // reported in COMMAND only
+	flagScan                          // iterates the keyspace: needs a checkpoint first
 )
 
 // execCtx is what a handler sees: the connection and the server.

@@ -50,80 +50,82 @@ type Applied struct {
 	Deadlines []Deadline
 }
 
-// ApplyBatch applies entries in one bbolt write transaction and records the
-// last entry's index in that transaction. Entries at or below the applied
-// index are skipped: commands such as INCR are not idempotent. The returned
-// error is an I/O failure of the store; command failures are Results.
+// ApplyBatch applies entries in order and returns once they are visible to
+// View. Entries at or below the applied index are skipped: commands such as
+// INCR are not idempotent. The changes reach bbolt at the next checkpoint,
+// one transaction for many batches, with the applied index of the last one.
+// The returned error is a failure of the store (a corrupt record, a failed
+// checkpoint); command failures are Results.
 func (db *DB) ApplyBatch(entries []LogEntry) (Applied, error) {
 	out := Applied{Results: make([][]Result, len(entries))}
 	if len(entries) == 0 {
 		return out, nil
 	}
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if db.closed {
-		return out, ErrClosed
+	if err := db.applyLocked(entries, &out); err != nil {
+		return Applied{}, err
 	}
-	last := entries[len(entries)-1].Index
-	if last <= db.applied.Load() {
-		return out, nil
-	}
-	a := applier{db: db, out: &out}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		a.tx = tx
-		for i, e := range entries {
-			if e.Index <= db.applied.Load() || e.Data == nil {
-				continue
-			}
-			out.Results[i] = a.entry(e.Data)
+	db.kickCheckpoint()
+	if db.pending.Load() > db.opts.MaxPending {
+		if err := db.Flush(); err != nil {
+			return Applied{}, err
 		}
-		if a.err != nil {
-			return a.err
-		}
-		return a.commitMeta(last)
-	})
-	if err != nil {
-		return Applied{}, fmt.Errorf("storage: apply batch ending at %d: %w", last, err)
-	}
-	db.applied.Store(last)
-	for i := range NumDBs {
-		db.keys[i].Add(a.keyDelta[i])
-		db.expires[i].Add(a.expDelta[i])
 	}
 	return out, nil
 }
 
-// applier carries one ApplyBatch transaction.
-type applier struct {
-	db       *DB
-	tx       *bolt.Tx
-	out      *Applied
-	now      int64
-	err      error // first bbolt error; aborts the transaction
-	keyDelta [NumDBs]int64
-	expDelta [NumDBs]int64
-}
-
-func (a *applier) commitMeta(last uint64) error {
-	meta := a.tx.Bucket(bucketMeta)
-	if err := meta.Put(keyApplied, u64(last)); err != nil {
-		return err
+func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	last := entries[len(entries)-1].Index
+	if last <= db.applied.Load() {
+		return nil
+	}
+	db.mem.Lock()
+	defer db.mem.Unlock()
+	if db.ckptErr != nil {
+		return db.ckptErr
+	}
+	tx, err := db.bolt.Begin(false)
+	if err != nil {
+		return fmt.Errorf("storage: apply batch ending at %d: %w", last, err)
+	}
+	defer tx.Rollback()
+	a := applier{db: db, tx: tx, out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size}
+	for i, e := range entries {
+		if e.Index <= db.applied.Load() || e.Data == nil {
+			continue
+		}
+		out.Results[i] = a.entry(e.Data)
+	}
+	if a.err != nil {
+		return fmt.Errorf("storage: apply batch ending at %d: %w", last, a.err)
 	}
 	for i := range NumDBs {
-		if a.keyDelta[i] != 0 {
-			n := a.db.keys[i].Load() + a.keyDelta[i]
-			if err := meta.Put(countKeys[i], u64(uint64(n))); err != nil {
-				return err
-			}
-		}
-		if a.expDelta[i] != 0 {
-			n := a.db.expires[i].Load() + a.expDelta[i]
-			if err := meta.Put(expireCountKey(uint8(i)), u64(uint64(n))); err != nil {
-				return err
-			}
-		}
+		db.keys[i].Add(a.keyDelta[i])
+		db.expires[i].Add(a.expDelta[i])
 	}
+	db.active.dirty = true
+	db.pending.Add(db.active.size - a.sizeBefore)
+	db.applied.Store(last)
 	return nil
+}
+
+// applier carries one ApplyBatch: reads go through the unflushed layers to
+// a bbolt read transaction, writes go to the active layer.
+type applier struct {
+	db         *DB
+	tx         *bolt.Tx
+	out        *Applied
+	layer      *memLayer   // the active layer, written to
+	layers     []*memLayer // every unflushed layer, newest first
+	now        int64
+	err        error // first store error; fails the batch
+	keyDelta   [NumDBs]int64
+	expDelta   [NumDBs]int64
+	sizeBefore int64
 }
 
 func (a *applier) entry(data []byte) []Result {
@@ -149,16 +151,20 @@ func (a *applier) fail(err error) {
 type slot struct {
 	db     uint8
 	key    []byte
-	dkey   []byte
 	exists bool
 	rec    record
+}
+
+// raw returns key's encoded record as applied so far, or nil.
+func (a *applier) raw(db uint8, key []byte) []byte {
+	return lookupLayers(a.layers, a.tx, db, key)
 }
 
 // lookup returns the key's live state. A key whose deadline has passed at
 // the entry's now is deleted on the spot and reported absent.
 func (a *applier) lookup(db uint8, key []byte) slot {
-	s := slot{db: db, key: key, dkey: dataKey(key)}
-	raw := a.tx.Bucket(dbBuckets[db]).Get(s.dkey)
+	s := slot{db: db, key: key}
+	raw := a.raw(db, key)
 	if raw == nil {
 		return s
 	}
@@ -181,18 +187,15 @@ func (a *applier) put(s *slot, value []byte, deadline int64) {
 	} else {
 		a.keyDelta[s.db]++
 	}
-	if err := a.tx.Bucket(dbBuckets[s.db]).Put(s.dkey, encodeRecord(TypeString, deadline, value)); err != nil {
-		a.fail(err)
-	}
+	rec := encodeRecord(TypeString, deadline, value)
+	a.layer.setRec(s.db, s.key, rec)
 	if deadline != 0 {
 		a.expDelta[s.db]++
-		if err := a.tx.Bucket(bucketExpiry).Put(indexKey(deadline, s.db, s.key), nil); err != nil {
-			a.fail(err)
-		}
+		a.layer.setIndex(indexKey(deadline, s.db, s.key), true)
 		a.out.Deadlines = append(a.out.Deadlines, Deadline{DB: s.db, Key: clone(s.key), At: deadline})
 	}
 	s.exists = true
-	s.rec = record{typ: TypeString, deadline: deadline, value: value}
+	s.rec = record{typ: TypeString, deadline: deadline, value: rec[recordHeader:]}
 }
 
 // del removes the key at s.
@@ -202,9 +205,7 @@ func (a *applier) del(s *slot) {
 	}
 	a.unindex(s)
 	a.keyDelta[s.db]--
-	if err := a.tx.Bucket(dbBuckets[s.db]).Delete(s.dkey); err != nil {
-		a.fail(err)
-	}
+	a.layer.setRec(s.db, s.key, nil)
 	s.exists = false
 	s.rec = record{}
 }
@@ -214,9 +215,7 @@ func (a *applier) unindex(s *slot) {
 		return
 	}
 	a.expDelta[s.db]--
-	if err := a.tx.Bucket(bucketExpiry).Delete(indexKey(s.rec.deadline, s.db, s.key)); err != nil {
-		a.fail(err)
-	}
+	a.layer.setIndex(indexKey(s.rec.deadline, s.db, s.key), false)
 }
 
 func clone(b []byte) []byte { return append([]byte{}, b...) }

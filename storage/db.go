@@ -21,6 +21,13 @@ type Options struct {
 	// Timeout bounds the wait for the file lock held by another process.
 	// Default 5s.
 	Timeout time.Duration
+	// MaxPending bounds the bytes of applied changes waiting for a
+	// checkpoint; past it, ApplyBatch checkpoints before returning.
+	// Default 64 MiB.
+	MaxPending int64
+	// OnCheckpointError is told when a background checkpoint fails; the
+	// next ApplyBatch then fails too. Default: ignore.
+	OnCheckpointError func(error)
 }
 
 func (o Options) withDefaults() Options {
@@ -30,33 +37,55 @@ func (o Options) withDefaults() Options {
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
+	if o.MaxPending == 0 {
+		o.MaxPending = 64 << 20
+	}
+	if o.OnCheckpointError == nil {
+		o.OnCheckpointError = func(error) {}
+	}
 	return o
 }
 
-// DB is keepkv's state: a bbolt file plus in-memory counters derived from it.
-// It is safe for concurrent use: any number of View calls run alongside one
-// ApplyBatch or Restore at a time (the Raft FSM goroutine is the only writer).
+// DB is keepkv's state: a bbolt file, the applied changes not yet
+// checkpointed to it (see memLayer), and counters. It is safe for
+// concurrent use: any number of View calls run alongside one ApplyBatch or
+// Restore at a time (the Raft FSM goroutine is the only writer) and the
+// background checkpointer.
 type DB struct {
 	path string
 	opts Options
 
-	mu      sync.RWMutex // write-held only while Restore swaps the file
+	mu      sync.RWMutex // write-held only while Restore swaps the file or Close closes it
 	bolt    *bolt.DB
 	closed  bool
-	applied atomic.Uint64
+	applied atomic.Uint64 // last entry applied (in memory or on disk)
 	keys    [NumDBs]atomic.Int64
 	expires [NumDBs]atomic.Int64
+
+	flushMu sync.Mutex   // one checkpoint at a time; taken before mu
+	mem     sync.RWMutex // guards active, sealed, durable, ckptErr
+	active  *memLayer
+	sealed  []*memLayer // oldest first
+	durable uint64      // applied index checkpointed to bbolt
+	ckptErr error
+	pending atomic.Int64
+
+	ckptKick chan struct{}
+	ckptStop chan struct{}
+	ckptDone chan struct{}
 }
 
 // Open opens (creating if needed) the bbolt file at path.
 func Open(path string, opts Options) (*DB, error) {
-	db := &DB{path: path, opts: opts.withDefaults()}
+	db := &DB{path: path, opts: opts.withDefaults(), active: newLayer(),
+		ckptKick: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create dir: %w", err)
 	}
 	if err := db.open(); err != nil {
 		return nil, err
 	}
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -90,6 +119,7 @@ func createBuckets(tx *bolt.Tx) error {
 func (db *DB) loadCounters(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	db.applied.Store(getU64(meta, keyApplied))
+	db.durable = db.applied.Load()
 	for i := range NumDBs {
 		db.keys[i].Store(int64(getU64(meta, countKeys[i])))
 		db.expires[i].Store(int64(getU64(meta, expireCountKey(uint8(i)))))
@@ -107,15 +137,28 @@ func getU64(b *bolt.Bucket, key []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-// Close closes the bbolt file. It is safe to call more than once.
+// Close checkpoints what is still in memory and closes the bbolt file. It
+// is safe to call more than once.
 func (db *DB) Close() error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
+	db.flushMu.Lock()
+	select {
+	case <-db.ckptStop:
+	default:
+		close(db.ckptStop)
+	}
+	db.flushMu.Unlock()
+	<-db.ckptDone
+	flushErr := db.Flush()
+	if flushErr == ErrClosed {
 		return nil
 	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
 	db.closed = true
-	return db.bolt.Close()
+	if err := db.bolt.Close(); err != nil {
+		return err
+	}
+	return flushErr
 }
 
 // Path returns the bbolt file's path.
@@ -140,12 +183,23 @@ func (db *DB) Size() int64 {
 	return fi.Size()
 }
 
-// View runs fn in a consistent read transaction.
+// View runs fn on a consistent view of everything applied. Applies wait
+// while fn runs, so keep it short.
 func (db *DB) View(fn func(r *Reader) error) error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
 		return ErrClosed
 	}
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+	db.mem.RLock()
+	defer db.mem.RUnlock()
+	layers := db.layersLocked()
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, layers: layers}) })
+}
+
+// DurableIndex returns the applied index checkpointed to bbolt.
+func (db *DB) DurableIndex() uint64 {
+	db.mem.RLock()
+	defer db.mem.RUnlock()
+	return db.durable
 }

@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
 )
 
 // cmd applies one command. It is a pure function of the transaction's state,
@@ -291,35 +290,17 @@ func (a *applier) getEx(c *Cmd) Result {
 }
 
 func (a *applier) expireIf(c *Cmd) Result {
-	s := slot{db: c.DB, key: c.Keys[0], dkey: dataKey(c.Keys[0])}
-	raw := a.tx.Bucket(dbBuckets[c.DB]).Get(s.dkey)
-	rec, ok := decodeRecord(raw)
+	rec, ok := decodeRecord(a.raw(c.DB, c.Keys[0]))
 	if !ok || rec.deadline != c.Deadline || !expired(rec.deadline, a.now) {
 		return intResult(0)
 	}
-	s.exists, s.rec = true, rec
+	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: rec}
 	a.del(&s)
 	return intResult(1)
 }
 
 func (a *applier) flushDB(db uint8) Result {
-	if err := a.recreate(dbBuckets[db]); err != nil {
-		a.fail(err)
-		return okResult()
-	}
-	idx := a.tx.Bucket(bucketExpiry)
-	var doomed [][]byte
-	cur := idx.Cursor()
-	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
-		if len(k) > 8 && k[8] == db {
-			doomed = append(doomed, clone(k))
-		}
-	}
-	for _, k := range doomed {
-		if err := idx.Delete(k); err != nil {
-			a.fail(err)
-		}
-	}
+	a.layer.clear(db)
 	a.keyDelta[db] = -a.db.keys[db].Load()
 	a.expDelta[db] = -a.db.expires[db].Load()
 	return okResult()
@@ -327,22 +308,7 @@ func (a *applier) flushDB(db uint8) Result {
 
 func (a *applier) flushAll() Result {
 	for i := range NumDBs {
-		if err := a.recreate(dbBuckets[i]); err != nil {
-			a.fail(err)
-		}
-		a.keyDelta[i] = -a.db.keys[i].Load()
-		a.expDelta[i] = -a.db.expires[i].Load()
-	}
-	if err := a.recreate(bucketExpiry); err != nil {
-		a.fail(err)
+		a.flushDB(uint8(i))
 	}
 	return okResult()
-}
-
-func (a *applier) recreate(name []byte) error {
-	if err := a.tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
-		return err
-	}
-	_, err := a.tx.CreateBucket(name)
-	return err
 }

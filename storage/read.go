@@ -17,14 +17,17 @@ type Value struct {
 }
 
 // Reader is a consistent read view of the state. Every method treats a key
-// whose deadline has passed at now as absent.
+// whose deadline has passed at now as absent. Get sees everything applied;
+// Scan, RandomKey, DueBetween and Digest see what is checkpointed to bbolt,
+// so call DB.Flush first when they must reflect every applied write.
 type Reader struct {
-	tx *bolt.Tx
+	tx     *bolt.Tx
+	layers []*memLayer
 }
 
 // Get returns key's value in database db at time now.
 func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
-	raw := r.tx.Bucket(dbBuckets[db]).Get(dataKey(key))
+	raw := lookupLayers(r.layers, r.tx, db, key)
 	rec, ok := decodeRecord(raw)
 	if !ok || expired(rec.deadline, now) {
 		return Value{}, false
@@ -130,9 +133,19 @@ func (r *Reader) DueBetween(from []byte, until int64, limit int) ([]Due, []byte)
 // with DueBetween.
 func IndexPosition(deadline int64) []byte { return u64(uint64(deadline)) }
 
-// Digest returns a deterministic digest of the whole state (every bucket's
-// keys and values, and the applied index), for comparing nodes and stores.
-func (r *Reader) Digest() string {
+// Digest checkpoints and returns a deterministic digest of the whole state
+// (every bucket's keys and values, and the applied index), for comparing
+// nodes and stores.
+func (db *DB) Digest() (string, error) {
+	if err := db.Flush(); err != nil {
+		return "", err
+	}
+	var d string
+	err := db.View(func(r *Reader) error { d = r.digest(); return nil })
+	return d, err
+}
+
+func (r *Reader) digest() string {
 	h := newDigest()
 	_ = r.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		h.add(name)

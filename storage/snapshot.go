@@ -23,8 +23,12 @@ type Snapshot struct {
 	applied uint64
 }
 
-// Snapshot begins a read transaction for streaming. It is cheap.
+// Snapshot checkpoints everything applied, then begins a read transaction
+// for streaming.
 func (db *DB) Snapshot() (*Snapshot, error) {
+	if err := db.Flush(); err != nil {
+		return nil, err
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
@@ -90,11 +94,14 @@ func (db *DB) Restore(r io.Reader) error {
 	if err := checkBolt(tmp); err != nil {
 		return err
 	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return ErrClosed
 	}
+	db.discardLayers()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("storage: close before restore: %w", err)
 	}
@@ -106,8 +113,14 @@ func (db *DB) Restore(r io.Reader) error {
 		db.closed = true
 		return fmt.Errorf("storage: reopen after restore: %w", err)
 	}
+	db.mem.Lock()
+	defer db.mem.Unlock()
+	db.durable = db.applied.Load()
 	if renameErr != nil {
-		return fmt.Errorf("storage: install snapshot: %w", renameErr)
+		// Unflushed changes are gone and the snapshot is not in place:
+		// refuse further applies, so the node restarts and replays.
+		db.ckptErr = fmt.Errorf("storage: install snapshot: %w", renameErr)
+		return db.ckptErr
 	}
 	return nil
 }
@@ -153,4 +166,15 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// discardLayers drops changes not yet checkpointed: a restored snapshot
+// supersedes them.
+func (db *DB) discardLayers() {
+	db.mem.Lock()
+	defer db.mem.Unlock()
+	db.active = newLayer()
+	db.sealed = nil
+	db.ckptErr = nil
+	db.pending.Store(0)
 }

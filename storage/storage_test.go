@@ -59,8 +59,8 @@ func get(t testing.TB, db *DB, key string, now int64) (string, bool) {
 
 func digestOf(t testing.TB, db *DB) string {
 	t.Helper()
-	var d string
-	if err := db.View(func(r *Reader) error { d = r.Digest(); return nil }); err != nil {
+	d, err := db.Digest()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -150,7 +150,7 @@ func randomLog(seed uint64, n int) []LogEntry {
 		now += rng.Int64N(50)
 		key := fmt.Sprintf("k%d", rng.IntN(20))
 		var c Cmd
-		switch rng.IntN(7) {
+		switch rng.IntN(8) {
 		case 0:
 			c = set(key, fmt.Sprint(rng.IntN(100)), 0)
 		case 1:
@@ -165,7 +165,13 @@ func randomLog(seed uint64, n int) []LogEntry {
 			c = Cmd{Op: OpAppend, Keys: [][]byte{[]byte(key)}, Vals: [][]byte{[]byte("x")}}
 		case 6:
 			c = Cmd{Op: OpExpireIf, Keys: [][]byte{[]byte(key)}, Deadline: now - rng.Int64N(100)}
+		case 7:
+			c = set(key, "v", 0)
+			if rng.IntN(40) == 0 {
+				c = Cmd{Op: OpFlushDB}
+			}
 		}
+		c.DB = uint8(rng.IntN(2))
 		var data []byte
 		if rng.IntN(10) > 0 {
 			data = entry(now, c)
@@ -203,21 +209,83 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
+func TestCheckpointBoundariesDoNotChangeState(t *testing.T) {
+	log := randomLog(99, 3000)
+	eager, lazy := mustOpen(t), mustOpen(t)
+	for i := 0; i < len(log); i += 10 {
+		batch := log[i:min(i+10, len(log))]
+		mustApply(t, eager, batch...)
+		if err := eager.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		mustApply(t, lazy, batch...)
+		// Reads see applied writes whether or not they are checkpointed.
+		for k := range 20 {
+			a, okA := get(t, eager, fmt.Sprintf("k%d", k), 1_800_000_000_000)
+			b, okB := get(t, lazy, fmt.Sprintf("k%d", k), 1_800_000_000_000)
+			if a != b || okA != okB {
+				t.Fatalf("after entry %d, k%d reads %q/%v checkpointed, %q/%v not", i, k, a, okA, b, okB)
+			}
+		}
+	}
+	if digestOf(t, eager) != digestOf(t, lazy) {
+		t.Fatal("checkpointing at different points gave different states")
+	}
+	for i := range NumDBs {
+		if eager.KeyCount(uint8(i)) != lazy.KeyCount(uint8(i)) || eager.ExpiresCount(uint8(i)) != lazy.ExpiresCount(uint8(i)) {
+			t.Fatalf("db %d counters differ", i)
+		}
+	}
+}
+
+func TestUncheckpointedStateSurvivesCleanClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := randomLog(5, 500)
+	mustApply(t, db, log...)
+	mustApply(t, db, LogEntry{Index: 501, Data: entry(1, incr("last", 1))})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.AppliedIndex() != 501 || db.DurableIndex() != 501 {
+		t.Fatalf("after reopen: applied %d, durable %d; want 501", db.AppliedIndex(), db.DurableIndex())
+	}
+	if v, _ := get(t, db, "last", 1); v != "1" {
+		t.Fatalf("write applied just before Close is gone: %q", v)
+	}
+}
+
 func TestCountsMatchContents(t *testing.T) {
 	db := mustOpen(t)
 	mustApply(t, db, randomLog(7, 3000)...)
-	var keys, withTTL int64
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var keys, withTTL, counted, countedTTL int64
 	db.View(func(r *Reader) error {
-		return r.tx.Bucket(dbBuckets[0]).ForEach(func(k, v []byte) error {
-			keys++
-			if rec, _ := decodeRecord(v); rec.deadline != 0 {
-				withTTL++
-			}
-			return nil
-		})
+		for i := range NumDBs {
+			counted += db.KeyCount(uint8(i))
+			countedTTL += db.ExpiresCount(uint8(i))
+			r.tx.Bucket(dbBuckets[i]).ForEach(func(k, v []byte) error {
+				keys++
+				if rec, _ := decodeRecord(v); rec.deadline != 0 {
+					withTTL++
+				}
+				return nil
+			})
+		}
+		return nil
 	})
-	if keys != db.KeyCount(0) || withTTL != db.ExpiresCount(0) {
-		t.Fatalf("counts: stored %d/%d, counters %d/%d", keys, withTTL, db.KeyCount(0), db.ExpiresCount(0))
+	if keys != counted || withTTL != countedTTL {
+		t.Fatalf("counts: stored %d/%d, counters %d/%d", keys, withTTL, counted, countedTTL)
 	}
 	var idx int64
 	db.View(func(r *Reader) error {
@@ -260,6 +328,9 @@ func TestDueBetweenPages(t *testing.T) {
 	}
 	cmds = append(cmds, set("late", "v", 9000))
 	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	var from []byte
 	for {
@@ -287,6 +358,9 @@ func TestScanVisitsEveryKeyOnceUnderWrites(t *testing.T) {
 		cmds = append(cmds, set(fmt.Sprintf("stable%d", i), "v", 0))
 	}
 	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]int{}
 	cursor, idx := uint64(0), uint64(2)
 	for {

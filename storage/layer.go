@@ -1,0 +1,268 @@
+package storage
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// memLayer holds applied changes that are not yet checkpointed to bbolt.
+//
+// Applying a batch writes into the active layer, in memory, so a client's
+// acknowledgement never waits for a bbolt commit: the Raft log, fsynced
+// before anything is applied, is what makes a write durable. A background
+// checkpoint seals the active layer and writes every sealed layer to bbolt
+// in one transaction, together with the applied index and the counters as
+// of the newest one; many Raft batches share that commit. After a crash,
+// Raft replays the entries after bbolt's applied index from its log.
+type memLayer struct {
+	recs    map[string][]byte // memKey → encoded record; nil = deleted
+	index   map[string]bool   // expiry index key → present
+	cleared [NumDBs]bool      // the database was emptied before recs
+	dirty   bool              // applied advanced in this layer
+	size    int64             // approximate bytes held
+
+	// Set when sealed: the state this layer brings bbolt to.
+	applied uint64
+	keys    [NumDBs]int64
+	expires [NumDBs]int64
+}
+
+func newLayer() *memLayer {
+	return &memLayer{recs: map[string][]byte{}, index: map[string]bool{}}
+}
+
+// memKey is a key's identity across databases: db ‖ key.
+func memKey(db uint8, key []byte) string {
+	b := make([]byte, 1+len(key))
+	b[0] = db
+	copy(b[1:], key)
+	return string(b)
+}
+
+func (l *memLayer) setRec(db uint8, key, rec []byte) {
+	l.recs[memKey(db, key)] = rec
+	l.size += int64(len(key) + len(rec) + 48)
+}
+
+func (l *memLayer) setIndex(k []byte, present bool) {
+	l.index[string(k)] = present
+	l.size += int64(len(k) + 48)
+}
+
+// clear empties database db as of this point of the layer.
+func (l *memLayer) clear(db uint8) {
+	for k := range l.recs {
+		if k[0] == db {
+			delete(l.recs, k)
+		}
+	}
+	for k := range l.index {
+		if len(k) > 8 && k[8] == db {
+			delete(l.index, k)
+		}
+	}
+	l.cleared[db] = true
+}
+
+// lookupLayers finds key's encoded record in layers (newest first), falling
+// back to tx. nil means absent.
+func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte {
+	mk := memKey(db, key)
+	for _, l := range layers {
+		if rec, ok := l.recs[mk]; ok {
+			return rec
+		}
+		if l.cleared[db] {
+			return nil
+		}
+	}
+	return tx.Bucket(dbBuckets[db]).Get(dataKey(key))
+}
+
+// writeTo writes the layer into a bbolt write transaction.
+func (l *memLayer) writeTo(tx *bolt.Tx) error {
+	for db, cleared := range l.cleared {
+		if cleared {
+			if err := clearDB(tx, uint8(db)); err != nil {
+				return err
+			}
+		}
+	}
+	for mk, rec := range l.recs {
+		db, key := mk[0], []byte(mk[1:])
+		b := tx.Bucket(dbBuckets[db])
+		var err error
+		if rec == nil {
+			err = b.Delete(dataKey(key))
+		} else {
+			err = b.Put(dataKey(key), rec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	idx := tx.Bucket(bucketExpiry)
+	for k, present := range l.index {
+		var err error
+		if present {
+			err = idx.Put([]byte(k), nil)
+		} else {
+			err = idx.Delete([]byte(k))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return l.writeMeta(tx)
+}
+
+func (l *memLayer) writeMeta(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(keyApplied, u64(l.applied)); err != nil {
+		return err
+	}
+	for i := range NumDBs {
+		if err := meta.Put(countKeys[i], u64(uint64(l.keys[i]))); err != nil {
+			return err
+		}
+		if err := meta.Put(expireCountKey(uint8(i)), u64(uint64(l.expires[i]))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clearDB deletes every key of db and its expiry index entries.
+func clearDB(tx *bolt.Tx, db uint8) error {
+	if err := tx.DeleteBucket(dbBuckets[db]); err != nil && err != bolt.ErrBucketNotFound {
+		return err
+	}
+	if _, err := tx.CreateBucket(dbBuckets[db]); err != nil {
+		return err
+	}
+	idx := tx.Bucket(bucketExpiry)
+	var doomed [][]byte
+	c := idx.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) > 8 && k[8] == db {
+			doomed = append(doomed, clone(k))
+		}
+	}
+	for _, k := range doomed {
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush checkpoints every applied change to bbolt and returns once it is
+// committed (fsynced). It is safe to call from any goroutine.
+func (db *DB) Flush() error {
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	if err := db.checkpointErr(); err != nil {
+		return err
+	}
+	list := db.seal()
+	if len(list) == 0 {
+		return nil
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, l := range list {
+			if err := l.writeTo(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("storage: checkpoint to %d: %w", list[len(list)-1].applied, err)
+		db.mem.Lock()
+		db.ckptErr = err
+		db.mem.Unlock()
+		return err
+	}
+	var freed int64
+	for _, l := range list {
+		freed += l.size
+	}
+	db.mem.Lock()
+	db.sealed = db.sealed[len(list):]
+	db.durable = list[len(list)-1].applied
+	db.mem.Unlock()
+	db.pending.Add(-freed)
+	return nil
+}
+
+// seal closes the active layer, if it holds anything, and returns every
+// sealed layer, oldest first.
+func (db *DB) seal() []*memLayer {
+	db.mem.Lock()
+	defer db.mem.Unlock()
+	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.dirty || a.hasClear() {
+		a.applied = db.applied.Load()
+		for i := range NumDBs {
+			a.keys[i] = db.keys[i].Load()
+			a.expires[i] = db.expires[i].Load()
+		}
+		db.sealed = append(db.sealed, a)
+		db.active = newLayer()
+	}
+	return append([]*memLayer(nil), db.sealed...)
+}
+
+func (l *memLayer) hasClear() bool {
+	for _, c := range l.cleared {
+		if c {
+			return true
+		}
+	}
+	return false
+}
+
+func (db *DB) checkpointErr() error {
+	db.mem.RLock()
+	defer db.mem.RUnlock()
+	return db.ckptErr
+}
+
+// layers returns the unflushed layers, newest first. Call with mem held.
+func (db *DB) layersLocked() []*memLayer {
+	out := make([]*memLayer, 0, 1+len(db.sealed))
+	out = append(out, db.active)
+	for i := len(db.sealed) - 1; i >= 0; i-- {
+		out = append(out, db.sealed[i])
+	}
+	return out
+}
+
+// checkpointer commits layers in the background whenever there are any:
+// while one checkpoint runs, batches pile up in the active layer and the
+// next checkpoint writes them all at once.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	for {
+		select {
+		case <-db.ckptStop:
+			return
+		case <-db.ckptKick:
+		}
+		if err := db.Flush(); err != nil && err != ErrClosed {
+			db.opts.OnCheckpointError(err)
+		}
+	}
+}
+
+func (db *DB) kickCheckpoint() {
+	select {
+	case db.ckptKick <- struct{}{}:
+	default:
+	}
+}
