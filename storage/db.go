@@ -25,6 +25,10 @@ type Options struct {
 	// checkpoint; past it, ApplyBatch checkpoints before returning.
 	// Default 64 MiB.
 	MaxPending int64
+	// CheckpointInterval is the least time between two background
+	// checkpoints: longer means fewer, larger bbolt commits and more Raft
+	// log to replay after a crash. Default 100ms.
+	CheckpointInterval time.Duration
 	// OnCheckpointError is told when a background checkpoint fails; the
 	// next ApplyBatch then fails too. Default: ignore.
 	OnCheckpointError func(error)
@@ -36,6 +40,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = 100 * time.Millisecond
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 64 << 20

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -246,17 +247,26 @@ func (db *DB) layersLocked() []*memLayer {
 // checkpointer commits layers in the background whenever there are any:
 // while one checkpoint runs, batches pile up in the active layer and the
 // next checkpoint writes them all at once.
+// Checkpoints are at least CheckpointInterval apart.
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
 		select {
 		case <-db.ckptStop:
 			return
 		case <-db.ckptKick:
 		}
+		select {
+		case <-db.ckptStop:
+			return
+		case <-pace.C:
+		}
 		if err := db.Flush(); err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)
 		}
+		pace.Reset(db.opts.CheckpointInterval)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-
 )
 
 // cmd applies one command. It is a pure function of the transaction's state,
