@@ -31,6 +31,7 @@ func (s *Server) handle(c redcon.Conn, first redcon.Command) {
 	}
 	p.flushWrites()
 	p.flushForward()
+	p.flushReads()
 	if st.closing() {
 		BaseFlush(c)
 		c.Close()
@@ -44,9 +45,15 @@ type pipeline struct {
 	st        *connState
 	writes    []pendingWrite
 	fwd       [][][]byte // commands queued for the leader
+	reads     []pendingRead
 	noForward bool       // running commands forwarded to us: never forward again
 	barrier   bool
 	err       string // barrier failure, reported to every read of the pipeline
+}
+
+type pendingRead struct {
+	cmd  *command
+	args [][]byte
 }
 
 type pendingWrite struct {
@@ -78,6 +85,7 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	if p.shouldForward(cmd, args) {
 		p.flushWrites()
+		p.flushReads()
 		p.fwd = append(p.fwd, args)
 		return
 	}
@@ -87,6 +95,7 @@ func (p *pipeline) run(args [][]byte) {
 		x.now = replication.Now()
 		lc, reply := cmd.write(&x, args)
 		if reply != errAsRead {
+			p.flushReads()
 			lc.DB = st.db
 			p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply})
 			return
@@ -94,6 +103,7 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	p.flushWrites()
 	if cmd.local != nil {
+		p.flushReads()
 		cmd.local(&x, args)
 		return
 	}
@@ -110,6 +120,8 @@ func (p *pipeline) immediate(reply string) {
 		p.writes = append(p.writes, pendingWrite{reply: reply})
 		return
 	}
+	p.flushForward()
+	p.flushReads()
 	p.st.w.Error(reply)
 }
 
@@ -131,10 +143,16 @@ func (p *pipeline) readAfter(barrier func(context.Context) error, x *execCtx, cm
 		cancel()
 	}
 	if p.err != "" {
+		p.flushReads()
 		x.w.Error(p.err)
 		return
 	}
-	p.readLocal(x, cmd, args)
+	if cmd.flags&flagScan != 0 {
+		p.flushReads()
+		p.readLocal(x, cmd, args)
+		return
+	}
+	p.reads = append(p.reads, pendingRead{cmd: cmd, args: args})
 }
 
 // flushWrites proposes every pending write, split into bounded entries that

@@ -39,6 +39,27 @@ func (p *pipeline) readStale(x *execCtx, cmd *command, args [][]byte) {
 	p.readAfter(p.s.node.CatchUp, x, cmd, args)
 }
 
+// flushReads serves queued reads, in order, from one consistent view.
+func (p *pipeline) flushReads() {
+	if len(p.reads) == 0 {
+		return
+	}
+	reads := p.reads
+	p.reads = nil
+	x := execCtx{s: p.s, st: p.st, w: &p.st.w, now: time.Now().UnixMilli()}
+	err := p.s.db.View(func(r *storage.Reader) error {
+		for _, rd := range reads {
+			rd.cmd.read(&x, r, rd.args)
+		}
+		return nil
+	})
+	if err != nil {
+		for range reads {
+			x.w.Error(clusterError(err))
+		}
+	}
+}
+
 func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
 	if cmd.flags&flagScan != 0 {
 		// Iteration reads bbolt only: checkpoint every applied write first.
