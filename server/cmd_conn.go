@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"strings"
 	"time"
@@ -17,7 +16,8 @@ func connectionCommands() []*command {
 		{name: "auth", arity: -2, flags: flagNoAuth | flagFast, group: "connection", summary: "Authenticates the connection.", since: "1.0.0", local: cmdAuth},
 		{name: "hello", arity: -1, flags: flagNoAuth | flagFast, group: "connection", summary: "Handshakes with the Redis server.", since: "6.0.0", local: cmdHello},
 		{name: "select", arity: 2, flags: flagFast, group: "connection", summary: "Changes the selected database.", since: "1.0.0", local: cmdSelect},
-		{name: "client", arity: -2, flags: flagAdmin, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", local: cmdClient},
+		{name: "acl", arity: -2, flags: 0, group: "server", summary: "A container for Access List Control commands.", since: "6.0.0", local: cmdACL, adminIf: aclAdmin},
+		{name: "client", arity: -2, flags: 0, adminIf: clientAdmin, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", local: cmdClient},
 		{name: "readonly", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(true)},
 		{name: "readwrite", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(false)},
 	}
@@ -48,18 +48,20 @@ func cmdReadonly(on bool) localFunc {
 	}
 }
 
-// checkPassword compares in constant time. The only user is "default".
-func (x *execCtx) checkPassword(user, pass []byte) bool {
-	want := x.s.cfg.Password
-	if want == "" {
-		return string(user) == "default"
-	}
-	userOK := subtle.ConstantTimeCompare(user, []byte("default"))
-	passOK := subtle.ConstantTimeCompare(pass, []byte(want))
-	return userOK&passOK == 1
-}
-
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+
+// login authenticates the connection as user, or reports failure.
+func (x *execCtx) login(user, pass []byte) bool {
+	perm, ok := x.s.authenticate(user, pass)
+	if !ok {
+		return false
+	}
+	x.st.authed, x.st.perm = true, perm
+	x.st.mu.Lock()
+	x.st.user = string(user)
+	x.st.mu.Unlock()
+	return true
+}
 
 func cmdAuth(x *execCtx, args [][]byte) {
 	if len(args) > 3 {
@@ -73,11 +75,10 @@ func cmdAuth(x *execCtx, args [][]byte) {
 		x.w.Error(errNoAuthConfig)
 		return
 	}
-	if !x.checkPassword(user, pass) {
+	if !x.login(user, pass) {
 		x.w.Error(errWrongPass)
 		return
 	}
-	x.st.authed = true
 	x.w.OK()
 }
 
@@ -96,12 +97,12 @@ func cmdHello(x *execCtx, args [][]byte) {
 		proto = int(v)
 	}
 	var name []byte
-	authed := x.st.authed || x.s.cfg.Password == ""
+	authed := x.st.authed || !x.s.authRequired()
 	for i := 2; i < len(args); i++ {
 		more := len(args) - i - 1
 		switch {
 		case eq(args[i], "auth") && more >= 2:
-			if !x.checkPassword(args[i+1], args[i+2]) {
+			if !x.login(args[i+1], args[i+2]) {
 				x.w.Error(errWrongPass)
 				return
 			}
@@ -123,7 +124,6 @@ func cmdHello(x *execCtx, args [][]byte) {
 		x.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
-	x.st.authed = true
 	if name != nil {
 		x.st.mu.Lock()
 		x.st.name = string(name)
@@ -258,7 +258,13 @@ func (s *Server) clientLine(st *connState) string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s",
 		st.id, st.addr, st.laddr, st.name, int(now.Sub(st.created).Seconds()), int(now.Sub(st.lastAt).Seconds()),
-		st.db, st.lastCmd, st.resp, st.libName, st.libVer)
+		st.db, st.lastCmd, st.user, st.resp, st.libName, st.libVer)
 }
+
+// ACL WHOAMI is for everyone; the rest reveals users.
+func aclAdmin(args [][]byte) bool { return !eq(args[1], "whoami") }
+
+// CLIENT LIST shows every connection; the handshake subcommands are for all.
+func clientAdmin(args [][]byte) bool { return eq(args[1], "list") || eq(args[1], "kill") }

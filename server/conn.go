@@ -17,6 +17,7 @@ type connState struct {
 	// Owned by the connection's goroutine.
 	w        replyWriter
 	authed   bool
+	perm     Perm
 	readonly bool
 	quit     bool
 	internal bool // arrived on the Raft port: a peer node
@@ -25,6 +26,7 @@ type connState struct {
 	db      uint8
 	resp    int
 	name    string
+	user    string
 	libName string
 	libVer  string
 	lastCmd string
@@ -32,7 +34,7 @@ type connState struct {
 }
 
 func newConnState(id uint64, c redcon.Conn) *connState {
-	st := &connState{id: id, addr: c.RemoteAddr(), created: time.Now(), resp: 2, lastAt: time.Now()}
+	st := &connState{id: id, addr: c.RemoteAddr(), created: time.Now(), resp: 2, lastAt: time.Now(), user: "default", perm: PermAdmin}
 	if nc := c.NetConn(); nc != nil {
 		st.laddr = nc.LocalAddr().String()
 	}

@@ -79,8 +79,12 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errArity(cmd.name))
 		return
 	}
-	if s.cfg.Password != "" && !st.authed && !st.internal && cmd.flags&flagNoAuth == 0 {
+	if s.authRequired() && !st.authed && !st.internal && cmd.flags&flagNoAuth == 0 {
 		p.immediate("NOAUTH Authentication required.")
+		return
+	}
+	if !st.internal && !allowed(st.perm, cmd, args) {
+		p.immediate(errNoPerm(st.user, cmd.name))
 		return
 	}
 	if p.shouldForward(cmd, args) {

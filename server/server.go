@@ -38,8 +38,15 @@ type Config struct {
 	// Logger receives every component's logs. Default: discard.
 	Logger hclog.Logger
 
-	// Password, when set, is required by AUTH before other commands.
+	// Password, when set, is the default user's: AUTH is required before
+	// other commands. The default user may run everything.
 	Password string
+	// Users are further named users with their own passwords and
+	// permissions (AUTH user password).
+	Users []User
+	// ProtectedMode refuses non-loopback clients while the default user
+	// has no password, as Redis does.
+	ProtectedMode bool
 	// MaxValueSize bounds a stored value. Default 16 MiB.
 	MaxValueSize int64
 	// Limits bound what a client may send. Defaults as Redis: 512 MiB
@@ -248,6 +255,12 @@ func (s *Server) shutdown() {
 }
 
 func (s *Server) accept(c redcon.Conn) bool {
+	if s.protectedRefuses(c.RemoteAddr()) {
+		s.stats.rejected.Add(1)
+		c.WriteError(protectedDenied)
+		BaseFlush(c)
+		return false
+	}
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	if len(s.clients) >= s.cfg.MaxClients {

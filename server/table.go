@@ -54,6 +54,8 @@ type command struct {
 	write writeFunc
 	read  readFunc
 	local localFunc
+	// adminIf marks argument forms that need admin permission.
+	adminIf func(args [][]byte) bool
 	// leaderOnly, for local commands, says whether these arguments must
 	// run on the leader (RAFT JOIN, REMOVE, TRANSFER).
 	leaderOnly func(args [][]byte) bool

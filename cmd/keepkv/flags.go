@@ -44,6 +44,9 @@ type Config struct {
 	Join              string
 	Peers             string
 	StaleReads        bool
+	ProtectedMode     bool
+	UsersFile         string
+	users             []server.User
 	peers             []replication.Member
 	ExpiryHorizon     time.Duration
 }
@@ -71,6 +74,8 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RaftAddr, "raft-addr", "", "Raft listen address; default: the RESP host with port+10000")
 	fs.StringVar(&c.RaftAdvertise, "raft-advertise", "", "Raft address other nodes use to reach this one; default: --raft-addr")
 	fs.StringVar(&c.Password, "requirepass", "", "password clients must send with AUTH (env KEEPKV_PASSWORD also works)")
+	fs.BoolVar(&c.ProtectedMode, "protected-mode", true, "with no --requirepass, refuse clients that are not on the loopback interface (as Redis)")
+	fs.StringVar(&c.UsersFile, "users-file", "", `file of named users, one per line: "name ro|rw|admin password"`)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.Int64Var(&c.MaxValueSize, "max-value-size", 16<<20, "largest value a key may hold, in bytes")
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", 512<<20, "largest bulk string a client may send, in bytes (proto-max-bulk-len)")
@@ -138,6 +143,15 @@ func (c *Config) fill() error {
 		return err
 	}
 	c.peers = peers
+	if c.UsersFile != "" {
+		text, err := os.ReadFile(c.UsersFile)
+		if err != nil {
+			return fmt.Errorf("--users-file: %v", err)
+		}
+		if c.users, err = server.ParseUsersFile(string(text)); err != nil {
+			return fmt.Errorf("--users-file %s: %v", c.UsersFile, err)
+		}
+	}
 	if c.RaftAddr == "" {
 		host, port, err := net.SplitHostPort(c.Addr)
 		if err != nil {
@@ -182,7 +196,7 @@ func nodeID(dir, want string) (string, error) {
 
 func (c Config) server(id string) server.Config {
 	sc := server.Config{
-		Addr: c.Addr, Dir: c.Dir, Password: c.Password,
+		Addr: c.Addr, Dir: c.Dir, Password: c.Password, Users: c.users, ProtectedMode: c.ProtectedMode,
 		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout,
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon,
