@@ -28,13 +28,48 @@ func (s *Server) handle(c redcon.Conn, first redcon.Command) {
 			break
 		}
 		p.run(cmd.Args)
+		// Bound what one pipeline holds: queued reads, queued writes, and
+		// replies not yet on the socket.
+		if len(p.reads) >= maxQueuedReads {
+			p.flushReads()
+		}
+		if len(p.writes) >= 4*maxEntryCmds {
+			p.flushWrites()
+		}
+		if len(redcon.BaseWriter(c).Buffer()) > outputFlushBytes {
+			p.flushOutput(c)
+		}
 	}
 	p.flushWrites()
 	p.flushForward()
 	p.flushReads()
+	// redcon flushes the replies after we return; a client that does not
+	// read them fails the write after ClientWriteTimeout and is closed.
+	if nc := c.NetConn(); nc != nil {
+		nc.SetWriteDeadline(time.Now().Add(s.cfg.ClientWriteTimeout))
+	}
 	if st.closing() {
 		BaseFlush(c)
 		c.Close()
+	}
+}
+
+// outputFlushBytes bounds the replies a connection buffers in memory: past
+// it, they go to the socket before the pipeline goes on, so a client that
+// sends much and reads slowly holds back only itself.
+const (
+	outputFlushBytes = 1 << 20
+	maxQueuedReads   = 64
+)
+
+// flushOutput writes buffered replies now. A client that does not read
+// them within ClientWriteTimeout is disconnected.
+func (p *pipeline) flushOutput(c redcon.Conn) {
+	if nc := c.NetConn(); nc != nil {
+		nc.SetWriteDeadline(time.Now().Add(p.s.cfg.ClientWriteTimeout))
+	}
+	if err := redcon.BaseWriter(c).Flush(); err != nil {
+		p.st.quit = true
 	}
 }
 
@@ -46,7 +81,7 @@ type pipeline struct {
 	writes    []pendingWrite
 	fwd       [][][]byte // commands queued for the leader
 	reads     []pendingRead
-	noForward bool       // running commands forwarded to us: never forward again
+	noForward bool // running commands forwarded to us: never forward again
 	barrier   bool
 	err       string // barrier failure, reported to every read of the pipeline
 }

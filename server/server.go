@@ -56,6 +56,9 @@ type Config struct {
 	MaxClients int
 	// IdleTimeout closes connections idle this long; 0 never does.
 	IdleTimeout time.Duration
+	// ClientWriteTimeout closes a connection whose client does not read
+	// its replies for this long. Default 60s.
+	ClientWriteTimeout time.Duration
 	// ExpiryTick is the timing wheel's resolution. Default 10ms.
 	ExpiryTick time.Duration
 	// ExpiryHorizon is how far ahead the wheel holds deadlines; the rest
@@ -88,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Limits.MaxInline == 0 {
 		c.Limits.MaxInline = 64 << 10
+	}
+	if c.ClientWriteTimeout == 0 {
+		c.ClientWriteTimeout = time.Minute
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = 10000

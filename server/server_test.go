@@ -257,3 +257,79 @@ func TestRestartKeepsDataAndDeadlines(t *testing.T) {
 		t.Fatalf("counter after restart = %d, want 3 (replayed or lost)", v)
 	}
 }
+
+func TestClientThatNeverReadsIsDisconnectedAlone(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.ClientWriteTimeout = 500 * time.Millisecond })
+	ctx := context.Background()
+	good := client(t, s.Addr().String(), 2)
+	big := strings.Repeat("x", 1<<20)
+	if err := good.Set(ctx, "big", big, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A client that asks for 2 GiB of replies and never reads them.
+	hog, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	req := []byte(strings.Repeat("GET big\r\n", 2048))
+	hog.Write(req)
+	// Others are served meanwhile, promptly.
+	for i := range 20 {
+		if err := good.Set(ctx, fmt.Sprint("k", i), "v", 0).Err(); err != nil {
+			t.Fatalf("bystander write while a client does not read: %v", err)
+		}
+	}
+	// The hog is cut off once its write times out: draining its socket
+	// ends with EOF or reset well before 2 GiB.
+	hog.SetReadDeadline(time.Now().Add(30 * time.Second))
+	time.Sleep(time.Second) // let the server's write deadline pass while we do not read
+	n, err := io.Copy(io.Discard, hog)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection of a client that never read is still open after %d bytes", n)
+	}
+	if n >= int64(2048)<<20 {
+		t.Fatalf("server sent all %d bytes instead of disconnecting", n)
+	}
+	if v, err := good.Get(ctx, "big").Result(); err != nil || len(v) != len(big) {
+		t.Fatalf("data after the hog: %d bytes, %v", len(v), err)
+	}
+}
+
+func TestHugeCommandsAndSlowloris(t *testing.T) {
+	s := startServer(t, nil)
+	ctx := context.Background()
+	c := client(t, s.Addr().String(), 2)
+	// A command with a million arguments is served (or refused) cleanly.
+	args := make([]any, 0, 1_000_001)
+	args = append(args, "EXISTS")
+	for i := range 1_000_000 {
+		args = append(args, fmt.Sprint("nokey", i))
+	}
+	if n, err := c.Do(ctx, args...).Int64(); err != nil || n != 0 {
+		t.Fatalf("EXISTS with 1M arguments: %d, %v", n, err)
+	}
+	// A slowloris that never finishes its command is closed by the idle
+	// timeout while everyone else is served.
+	s = startServer(t, func(c *Config) { c.IdleTimeout = time.Second })
+	c = client(t, s.Addr().String(), 2)
+	slow, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.Write([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc"))
+	if err := c.Set(ctx, "other", "fine", 0).Err(); err != nil {
+		t.Fatalf("bystander during slowloris: %v", err)
+	}
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = slow.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("slowloris connection still open after the idle timeout")
+	}
+	if n, _ := c.Exists(ctx, "k").Result(); n != 0 {
+		t.Fatal("the incomplete command was applied")
+	}
+}

@@ -33,6 +33,7 @@ type Config struct {
 	MaxInline         int
 	MaxClients        int
 	IdleTimeout       time.Duration
+	WriteTimeout      time.Duration
 	LeaderWait        time.Duration
 	HeartbeatTimeout  time.Duration
 	ElectionTimeout   time.Duration
@@ -83,6 +84,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.MaxInline, "max-inline", 64<<10, "longest inline command, in bytes")
 	fs.IntVar(&c.MaxClients, "max-clients", 10000, "most concurrent client connections")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "close client connections idle this long (0: never)")
+	fs.DurationVar(&c.WriteTimeout, "client-write-timeout", time.Minute, "disconnect a client that does not read its replies for this long")
 	fs.DurationVar(&c.LeaderWait, "leader-wait", 5*time.Second, "how long a command waits for a leader before failing with CLUSTERDOWN")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout")
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", 500*time.Millisecond, "Raft election timeout")
@@ -197,7 +199,7 @@ func nodeID(dir, want string) (string, error) {
 func (c Config) server(id string) server.Config {
 	sc := server.Config{
 		Addr: c.Addr, Dir: c.Dir, Password: c.Password, Users: c.users, ProtectedMode: c.ProtectedMode,
-		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout,
+		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout, ClientWriteTimeout: c.WriteTimeout,
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon,
 	}
