@@ -122,6 +122,10 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errNoPerm(st.user, cmd.name))
 		return
 	}
+	if cmd.flags&flagDenyOOM != 0 && s.cfg.MaxDiskBytes > 0 && s.db.UsedBytes() > s.cfg.MaxDiskBytes {
+		p.immediate("OOM command not allowed when used memory > 'maxmemory'.")
+		return
+	}
 	if p.shouldForward(cmd, args) {
 		p.flushWrites()
 		p.flushReads()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,13 @@ type Config struct {
 	// Limits bound what a client may send. Defaults as Redis: 512 MiB
 	// bulk, 1,048,576 arguments, 64 KiB inline.
 	Limits Limits
+	// MaxDiskBytes, when set, refuses commands that add data once the state
+	// uses more than this many bytes (Redis's maxmemory, for disk); reads,
+	// deletes and expiry keep working.
+	MaxDiskBytes int64
+	// DisabledCommands are removed from the command table (as Redis's
+	// rename-command NAME ""), e.g. FLUSHALL, RENAME.
+	DisabledCommands []string
 	// MaxClients bounds concurrent connections. Default 10000.
 	MaxClients int
 	// IdleTimeout closes connections idle this long; 0 never does.
@@ -165,6 +173,12 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 2), table: newCommandTable(), stop: make(chan struct{})}
+	for _, name := range cfg.DisabledCommands {
+		if s.table.lookup([]byte(name)) == nil {
+			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
+		}
+		delete(s.table, strings.ToLower(name))
+	}
 	if err := s.open(); err != nil {
 		s.shutdown()
 		return nil, err

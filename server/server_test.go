@@ -333,3 +333,56 @@ func TestHugeCommandsAndSlowloris(t *testing.T) {
 		t.Fatal("the incomplete command was applied")
 	}
 }
+
+func TestDiskGuardRefusesGrowthNotReadsOrDeletes(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxDiskBytes = 2 << 20 })
+	ctx := context.Background()
+	c := client(t, s.Addr().String(), 2)
+	value := strings.Repeat("v", 64<<10)
+	acked := 0
+	var refused error
+	for i := 0; i < 200 && refused == nil; i++ {
+		if err := c.Set(ctx, fmt.Sprint("fill", i), value, 0).Err(); err != nil {
+			refused = err
+			break
+		}
+		acked++
+	}
+	want := "OOM command not allowed when used memory > 'maxmemory'."
+	if acked < 16 {
+		t.Fatalf("the guard tripped after only %d writes of 64 KiB (2 MiB limit)", acked)
+	}
+	if refused == nil || refused.Error() != want {
+		t.Fatalf("after %d writes of 64 KiB past a 2 MiB guard: %v, want %q", acked, refused, want)
+	}
+	for i := range acked {
+		if n, err := c.StrLen(ctx, fmt.Sprint("fill", i)).Result(); err != nil || n != int64(len(value)) {
+			t.Fatalf("acknowledged key fill%d after the guard tripped: %d, %v", i, n, err)
+		}
+	}
+	if err := c.Del(ctx, "fill0").Err(); err != nil {
+		t.Fatalf("DEL past the guard: %v", err)
+	}
+	if err := c.Expire(ctx, "fill1", time.Hour).Err(); err != nil {
+		t.Fatalf("EXPIRE past the guard: %v", err)
+	}
+}
+
+func TestDisabledCommandsAreUnknown(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.DisabledCommands = []string{"FLUSHALL", "rename"} })
+	ctx := context.Background()
+	c := client(t, s.Addr().String(), 2)
+	c.Set(ctx, "a", "1", 0)
+	for _, args := range [][]any{{"FLUSHALL"}, {"RENAME", "a", "b"}} {
+		err := c.Do(ctx, args...).Err()
+		if err == nil || !strings.HasPrefix(err.Error(), "ERR unknown command") {
+			t.Fatalf("%v: %v, want unknown command", args[0], err)
+		}
+	}
+	if v, _ := c.Get(ctx, "a").Result(); v != "1" {
+		t.Fatal("a disabled command had an effect")
+	}
+	if _, err := Start(Config{Dir: t.TempDir(), DisabledCommands: []string{"nosuch"}}); err == nil {
+		t.Fatal("disabling an unknown command was accepted")
+	}
+}

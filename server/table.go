@@ -10,12 +10,13 @@ import (
 type cmdFlags uint16
 
 const (
-	flagWrite  cmdFlags = 1 << iota // proposed through Raft
-	flagRead                        // served from a read transaction after the read barrier
-	flagAdmin                       // administrative
-	flagNoAuth                      // allowed before AUTH
-	flagFast                        // O(1) or O(log n)
-	flagScan                        // iterates the keyspace: needs a checkpoint first
+	flagWrite   cmdFlags = 1 << iota // proposed through Raft
+	flagRead                         // served from a read transaction after the read barrier
+	flagAdmin                        // administrative
+	flagNoAuth                       // allowed before AUTH
+	flagFast                         // O(1) or O(log n)
+	flagScan                         // iterates the keyspace: needs a checkpoint first
+	flagDenyOOM                      // may add data: refused past MaxDiskBytes
 )
 
 // execCtx is what a handler sees: the connection and the server.

@@ -77,6 +77,8 @@ type DB struct {
 	ckptErr error
 	pending atomic.Int64
 
+	used     atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
+
 	ckptKick chan struct{}
 	ckptStop chan struct{}
 	ckptDone chan struct{}
@@ -110,6 +112,7 @@ func (db *DB) open() error {
 		return fmt.Errorf("storage: init buckets: %w", err)
 	}
 	db.bolt = b
+	db.measure()
 	return b.View(db.loadCounters)
 }
 
@@ -180,6 +183,17 @@ func (db *DB) KeyCount(n uint8) int64 { return db.keys[n].Load() }
 
 // ExpiresCount returns the number of keys in database n that have a deadline.
 func (db *DB) ExpiresCount(n uint8) int64 { return db.expires[n].Load() }
+
+// measure records how much of the bbolt file holds data: its size less the
+// free pages bbolt will reuse.
+func (db *DB) measure() {
+	free := int64(db.bolt.Stats().FreeAlloc)
+	db.used.Store(max(db.Size()-free, 0))
+}
+
+// UsedBytes returns the bytes the state occupies: the in-use part of the
+// bbolt file at the last checkpoint plus what waits for the next one.
+func (db *DB) UsedBytes() int64 { return db.used.Load() + db.pending.Load() }
 
 // Size returns the size of the bbolt file in bytes.
 func (db *DB) Size() int64 {

@@ -199,6 +199,7 @@ func (db *DB) Flush() error {
 	db.durable = list[len(list)-1].applied
 	db.mem.Unlock()
 	db.pending.Add(-freed)
+	db.measure()
 	return nil
 }
 

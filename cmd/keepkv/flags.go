@@ -34,6 +34,8 @@ type Config struct {
 	MaxClients        int
 	IdleTimeout       time.Duration
 	WriteTimeout      time.Duration
+	MaxDiskBytes      int64
+	DisableCommands   string
 	LeaderWait        time.Duration
 	HeartbeatTimeout  time.Duration
 	ElectionTimeout   time.Duration
@@ -85,6 +87,8 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.MaxClients, "max-clients", 10000, "most concurrent client connections")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 0, "close client connections idle this long (0: never)")
 	fs.DurationVar(&c.WriteTimeout, "client-write-timeout", time.Minute, "disconnect a client that does not read its replies for this long")
+	fs.Int64Var(&c.MaxDiskBytes, "max-disk-bytes", 0, "refuse commands that add data once the state uses this many bytes (0: no limit); reads and deletes keep working")
+	fs.StringVar(&c.DisableCommands, "disable-commands", "", "comma-separated commands to remove, e.g. FLUSHALL,FLUSHDB,RENAME")
 	fs.DurationVar(&c.LeaderWait, "leader-wait", 5*time.Second, "how long a command waits for a leader before failing with CLUSTERDOWN")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout")
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", 500*time.Millisecond, "Raft election timeout")
@@ -200,6 +204,7 @@ func (c Config) server(id string) server.Config {
 	sc := server.Config{
 		Addr: c.Addr, Dir: c.Dir, Password: c.Password, Users: c.users, ProtectedMode: c.ProtectedMode,
 		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout, ClientWriteTimeout: c.WriteTimeout,
+		MaxDiskBytes: c.MaxDiskBytes, DisabledCommands: strings.FieldsFunc(c.DisableCommands, func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon,
 	}
