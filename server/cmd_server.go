@@ -78,7 +78,8 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"loading", "0"}, {"async_loading", "0"}, {"rdb_changes_since_last_save", "0"},
 			{"rdb_bgsave_in_progress", "0"}, {"rdb_last_bgsave_status", "ok"},
 			{"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"},
-			{"keepkv_durability", "raft-fsync"}, {"keepkv_state_bytes", strconv.FormatInt(s.db.Size(), 10)},
+			{"keepkv_durability", "raft-fsync"}, {"keepkv_state_file_bytes", strconv.FormatInt(s.db.Size(), 10)},
+			{"keepkv_state_used_bytes", strconv.FormatInt(s.db.UsedBytes(), 10)},
 			{"keepkv_applied_index", u64s(s.db.AppliedIndex())},
 		}
 	case "stats":

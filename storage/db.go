@@ -184,11 +184,16 @@ func (db *DB) KeyCount(n uint8) int64 { return db.keys[n].Load() }
 // ExpiresCount returns the number of keys in database n that have a deadline.
 func (db *DB) ExpiresCount(n uint8) int64 { return db.expires[n].Load() }
 
-// measure records how much of the bbolt file holds data: its size less the
-// free pages bbolt will reuse.
+// measure records how much of the bbolt file holds data: the pages up to
+// its high-water mark less the free pages bbolt will reuse. (The file itself
+// is preallocated up to the mmap size, so its length says little.)
 func (db *DB) measure() {
+	var size int64
+	if err := db.bolt.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+		return
+	}
 	free := int64(db.bolt.Stats().FreeAlloc)
-	db.used.Store(max(db.Size()-free, 0))
+	db.used.Store(max(size-free, 0))
 }
 
 // UsedBytes returns the bytes the state occupies: the in-use part of the
