@@ -77,7 +77,7 @@ type DB struct {
 	ckptErr error
 	pending atomic.Int64
 
-	used     atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
+	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 
 	ckptKick chan struct{}
 	ckptStop chan struct{}
