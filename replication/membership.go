@@ -163,3 +163,9 @@ func timeoutOf(ctx context.Context) time.Duration {
 	}
 	return 10 * time.Second
 }
+
+// DialPeer connects to another node's Raft port the way Raft does (with
+// mutual TLS when configured), for joins and forwarded commands.
+func (n *Node) DialPeer(addr string, timeout time.Duration) (net.Conn, error) {
+	return dialPeer(addr, timeout, n.cfg.PeerTLS)
+}

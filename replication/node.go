@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,9 @@ type Config struct {
 	// Peers, when set, is a static configuration every node bootstraps
 	// identically (it overrides Bootstrap).
 	Peers []Member
+	// PeerTLS, when set, secures every connection between nodes (Raft,
+	// joins, forwarded commands) with mutual TLS; see LoadPeerTLS.
+	PeerTLS *tls.Config
 	// Logger receives Raft's and the FSM's logs. Default: discard.
 	Logger hclog.Logger
 
@@ -290,7 +294,7 @@ func (n *Node) openTransport() error {
 		}
 		adv = addr
 	}
-	mux, err := newMuxLayer(n.cfg.RaftBind, adv)
+	mux, err := newMuxLayer(n.cfg.RaftBind, adv, n.cfg.PeerTLS)
 	if err != nil {
 		return fmt.Errorf("replication: listen %s: %w", n.cfg.RaftBind, err)
 	}

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -16,6 +17,7 @@ import (
 // other is Raft's (its RPC type bytes are all small integers).
 type muxLayer struct {
 	ln        net.Listener
+	tls       *tls.Config // mutual TLS between peers, or nil
 	advertise net.Addr
 	raftC     chan net.Conn
 	resp      *chanListener
@@ -23,7 +25,7 @@ type muxLayer struct {
 	closeOnce sync.Once
 }
 
-func newMuxLayer(bind string, advertise net.Addr) (*muxLayer, error) {
+func newMuxLayer(bind string, advertise net.Addr, tlsConf *tls.Config) (*muxLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -35,7 +37,7 @@ func newMuxLayer(bind string, advertise net.Addr) (*muxLayer, error) {
 		ln.Close()
 		return nil, errors.New("replication: the Raft address is not advertisable; set RaftAdvertise")
 	}
-	m := &muxLayer{ln: ln, advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
+	m := &muxLayer{ln: ln, tls: tlsConf, advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
 	m.resp = &chanListener{c: make(chan net.Conn), done: m.done, closed: make(chan struct{}), addr: ln.Addr()}
 	go m.acceptLoop()
 	return m, nil
@@ -52,13 +54,21 @@ func (m *muxLayer) acceptLoop() {
 	}
 }
 
-// route peeks at the first byte, with a deadline so a silent peer cannot
-// hold a goroutine forever.
+// route authenticates the peer (with TLS), then peeks at the first byte,
+// with a deadline so a silent peer cannot hold a goroutine forever.
 func (m *muxLayer) route(c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if m.tls != nil {
+		tc := tls.Server(c, m.tls)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return
+		}
+		c = tc
+	}
 	br := bufio.NewReaderSize(c, 4096)
 	first, err := br.Peek(1)
-	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
 	if err != nil {
 		c.Close()
 		return
@@ -98,7 +108,23 @@ func (m *muxLayer) Close() error {
 func (m *muxLayer) Addr() net.Addr { return m.advertise }
 
 func (m *muxLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	return dialPeer(string(addr), timeout, m.tls)
+}
+
+// dialPeer connects to a peer's Raft port, with mutual TLS if configured.
+func dialPeer(addr string, timeout time.Duration, conf *tls.Config) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil || conf == nil {
+		return c, err
+	}
+	tc := tls.Client(c, conf)
+	tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	tc.SetDeadline(time.Time{})
+	return tc, nil
 }
 
 type peekedConn struct {

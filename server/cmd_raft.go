@@ -98,7 +98,7 @@ func (s *Server) joinLoop() {
 	defer s.bg.Done()
 	id, addr := s.node.ID(), s.node.RaftAddr()
 	for attempt := 0; ; attempt++ {
-		err := sendJoin(s.cfg.Join, id, addr)
+		err := sendJoin(s.dialPeer, s.cfg.Join, id, addr)
 		if err == nil {
 			s.logger.Info("joined the cluster", "via", s.cfg.Join, "id", id, "raft-addr", addr)
 			return
@@ -112,8 +112,8 @@ func (s *Server) joinLoop() {
 	}
 }
 
-func sendJoin(target, id, raftAddr string) error {
-	c, err := net.DialTimeout("tcp", target, 5*time.Second)
+func sendJoin(dial func(string, time.Duration) (net.Conn, error), target, id, raftAddr string) error {
+	c, err := dial(target, 5*time.Second)
 	if err != nil {
 		return err
 	}

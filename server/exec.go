@@ -101,6 +101,10 @@ func (p *pipeline) run(args [][]byte) {
 	s, st := p.s, p.st
 	s.stats.commands.Add(1)
 	if st.internal && eq(args[0], "fwd") {
+		if s.authRequired() && !st.authed {
+			p.immediate("NOAUTH Authentication required.")
+			return
+		}
 		p.runForwarded(args)
 		return
 	}
@@ -114,7 +118,7 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errArity(cmd.name))
 		return
 	}
-	if s.authRequired() && !st.authed && !st.internal && cmd.flags&flagNoAuth == 0 {
+	if s.authRequired() && !st.authed && cmd.flags&flagNoAuth == 0 {
 		p.immediate("NOAUTH Authentication required.")
 		return
 	}

@@ -57,6 +57,9 @@ func TestKeysVanishOnTimeAndNeverReadAfterDeadline(t *testing.T) {
 	}
 	// And the expiry driver deletes them physically soon after.
 	waitFor(t, 5*time.Second, "physical deletion", func() bool { return s.DB().KeyCount(0) == 0 })
+	// The driver counts a deletion once its proposal returns, just after
+	// the apply that removed the key.
+	waitFor(t, 5*time.Second, "expired_keys to count all", func() bool { return s.stats.expired.Load() >= n })
 	if got := s.stats.expired.Load(); got != n {
 		t.Fatalf("expired_keys = %d, want %d", got, n)
 	}

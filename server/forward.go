@@ -18,6 +18,7 @@ import (
 // it in the client's database and answers in the client's protocol; the
 // replies are copied back byte for byte.
 type forwarder struct {
+	dial    func(addr string, timeout time.Duration) (net.Conn, error)
 	mu      sync.Mutex
 	idle    map[string][]*fwdConn
 	maxIdle int
@@ -32,8 +33,8 @@ type fwdConn struct {
 	to string
 }
 
-func newForwarder(timeout time.Duration) *forwarder {
-	return &forwarder{idle: map[string][]*fwdConn{}, maxIdle: 16, timeout: timeout}
+func newForwarder(timeout time.Duration, dial func(string, time.Duration) (net.Conn, error)) *forwarder {
+	return &forwarder{dial: dial, idle: map[string][]*fwdConn{}, maxIdle: 16, timeout: timeout}
 }
 
 var errForwardClosed = errors.New("forwarder closed")
@@ -51,7 +52,7 @@ func (f *forwarder) get(addr string) (*fwdConn, error) {
 		return c, nil
 	}
 	f.mu.Unlock()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := f.dial(addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

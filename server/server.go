@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +41,10 @@ type Config struct {
 	// Logger receives every component's logs. Default: discard.
 	Logger hclog.Logger
 
+	// TLSAddr, when set, serves RESP over TLS there too (Addr stays
+	// plaintext), with TLS as its configuration; see LoadClientTLS.
+	TLSAddr string
+	TLS     *tls.Config
 	// Password, when set, is the default user's: AUTH is required before
 	// other commands. The default user may run everything.
 	Password string
@@ -127,6 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: MaxValueSize must be between 0 and the max bulk length (%d)", c.Limits.MaxBulkLen)
 	case c.Limits.MaxMultibulk < 1 || c.Limits.MaxInline < 1:
 		return errors.New("server: limits must be positive")
+	case (c.TLSAddr == "") != (c.TLS == nil):
+		return errors.New("server: TLSAddr and TLS must be set together")
 	}
 	return nil
 }
@@ -140,6 +148,8 @@ type Server struct {
 	exp    *expirer
 	ln     net.Listener
 	rs     *redcon.Server
+	trs    *redcon.Server // TLS clients
+	tln    net.Listener
 	irs    *redcon.Server // peers' RESP traffic on the Raft port
 	served chan error
 	fwd    *forwarder
@@ -172,7 +182,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 2), table: newCommandTable(), stop: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{})}
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
@@ -214,7 +224,10 @@ func (s *Server) open() error {
 		s.rs.SetIdleClose(s.cfg.IdleTimeout)
 	}
 	go func() { s.served <- s.rs.Serve(s.ln) }()
-	s.fwd = newForwarder(s.cfg.Raft.LeaderWait + 10*time.Second)
+	if err := s.serveTLS(); err != nil {
+		return err
+	}
+	s.fwd = newForwarder(s.cfg.Raft.LeaderWait+10*time.Second, s.dialPeer)
 	if il := s.node.RESPListener(); il != nil {
 		s.irs = redcon.NewServerNetwork("tcp", il.Addr().String(), s.handle, s.acceptInternal, s.closed)
 		go func() { s.served <- s.irs.Serve(il) }()
@@ -225,6 +238,33 @@ func (s *Server) open() error {
 	}
 	s.logger.Info("serving RESP", "addr", ln.Addr().String(), "pid", os.Getpid())
 	return nil
+}
+
+func (s *Server) serveTLS() error {
+	if s.cfg.TLSAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.TLSAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.cfg.TLSAddr, err)
+	}
+	// Framing limits apply to the decrypted stream.
+	s.tln = limitListener{Listener: tls.NewListener(ln, s.cfg.TLS), lim: s.cfg.Limits}
+	s.trs = redcon.NewServerNetwork("tcp", s.cfg.TLSAddr, s.handle, s.accept, s.closed)
+	if s.cfg.IdleTimeout > 0 {
+		s.trs.SetIdleClose(s.cfg.IdleTimeout)
+	}
+	go func() { s.served <- s.trs.Serve(s.tln) }()
+	s.logger.Info("serving RESP over TLS", "addr", ln.Addr().String())
+	return nil
+}
+
+// TLSAddr returns the TLS listener's address, or nil.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tln == nil {
+		return nil
+	}
+	return s.tln.Addr()
 }
 
 // Addr returns the RESP listener's address.
@@ -254,6 +294,10 @@ func (s *Server) shutdown() {
 	}
 	if s.irs != nil {
 		s.irs.Close()
+		<-s.served
+	}
+	if s.trs != nil {
+		s.trs.Close()
 		<-s.served
 	}
 	if s.fwd != nil {
@@ -296,9 +340,36 @@ func (s *Server) accept(c redcon.Conn) bool {
 	return true
 }
 
+// dialPeer connects to another node's Raft port for RESP and, when the
+// default user has a password, logs in with it (every node shares it).
+func (s *Server) dialPeer(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := s.node.DialPeer(addr, timeout)
+	if err != nil || s.cfg.Password == "" {
+		return c, err
+	}
+	c.SetDeadline(time.Now().Add(timeout))
+	w := bufio.NewWriter(c)
+	writeArray(w, nil, [][]byte{[]byte("AUTH"), []byte(s.cfg.Password)})
+	if err := w.Flush(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// The reply is read byte by byte so nothing after it is consumed.
+	reply, err := readReply(bufio.NewReaderSize(c, 16), nil)
+	if err != nil || string(reply) != "+OK\r\n" {
+		c.Close()
+		return nil, fmt.Errorf("server: peer %s refused AUTH: %q %v", addr, reply, err)
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
 func (s *Server) acceptInternal(c redcon.Conn) bool {
 	st := newConnState(s.nextID.Add(1), c)
-	st.internal, st.authed = true, true
+	// Peers authenticated by mutual TLS need no password; without it, a
+	// peer logs in like any client (forwarders send AUTH first).
+	st.internal = true
+	st.authed = s.cfg.Raft.PeerTLS != nil
 	c.SetContext(st)
 	return true
 }

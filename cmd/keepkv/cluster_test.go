@@ -16,10 +16,11 @@ import (
 )
 
 type clusterNode struct {
-	id   string
-	dir  string
-	port int
-	p    *proc
+	id       string
+	dir      string
+	port     int
+	password string
+	p        *proc
 }
 
 func (n *clusterNode) raftAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.port+10000) }
@@ -34,6 +35,11 @@ func startCluster(t *testing.T, size int, extra ...string) []*clusterNode {
 	var nodes []*clusterNode
 	for i := range size {
 		n := &clusterNode{id: fmt.Sprintf("n%d", i+1), dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)), port: freePort(t)}
+		for j, a := range extra {
+			if a == "--requirepass" && j+1 < len(extra) {
+				n.password = extra[j+1]
+			}
+		}
 		args := append([]string{"--node-id", n.id}, append(clusterFlags, extra...)...)
 		ready := "leadership changed: leader=true"
 		if i > 0 {
@@ -55,7 +61,7 @@ func (n *clusterNode) restart(t *testing.T) {
 }
 
 func nodeClient(n *clusterNode) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: n.addr(), MaxRetries: -1, PoolSize: 8, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
+	return redis.NewClient(&redis.Options{Addr: n.addr(), Password: n.password, MaxRetries: -1, PoolSize: 8, DialTimeout: time.Second, ReadTimeout: 10 * time.Second})
 }
 
 // leaderOf asks a node who leads and maps the answer to a node.

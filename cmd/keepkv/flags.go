@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -35,6 +36,14 @@ type Config struct {
 	IdleTimeout       time.Duration
 	WriteTimeout      time.Duration
 	MaxDiskBytes      int64
+	TLSAddr           string
+	TLSCert           string
+	TLSKey            string
+	TLSCA             string
+	TLSAuthClients    bool
+	TLSCluster        bool
+	clientTLS         *tls.Config
+	peerTLS           *tls.Config
 	DisableCommands   string
 	LeaderWait        time.Duration
 	HeartbeatTimeout  time.Duration
@@ -79,6 +88,12 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.Password, "requirepass", "", "password clients must send with AUTH (env KEEPKV_PASSWORD also works)")
 	fs.BoolVar(&c.ProtectedMode, "protected-mode", true, "with no --requirepass, refuse clients that are not on the loopback interface (as Redis)")
 	fs.StringVar(&c.UsersFile, "users-file", "", `file of named users, one per line: "name ro|rw|admin password"`)
+	fs.StringVar(&c.TLSAddr, "tls-addr", "", "also serve RESP over TLS on this address (needs --tls-cert and --tls-key)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for TLS (clients, and peers with --tls-cluster)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "PEM CA certificates: client certificates are checked against it, and with --tls-cluster every peer's")
+	fs.BoolVar(&c.TLSAuthClients, "tls-auth-clients", false, "require TLS clients to present a certificate signed by --tls-ca")
+	fs.BoolVar(&c.TLSCluster, "tls-cluster", false, "mutual TLS between nodes (Raft, joins, forwarding) with --tls-cert/--tls-key, trusting only --tls-ca")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.Int64Var(&c.MaxValueSize, "max-value-size", 16<<20, "largest value a key may hold, in bytes")
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", 512<<20, "largest bulk string a client may send, in bytes (proto-max-bulk-len)")
@@ -149,6 +164,9 @@ func (c *Config) fill() error {
 		return err
 	}
 	c.peers = peers
+	if err := c.loadTLS(); err != nil {
+		return err
+	}
 	if c.UsersFile != "" {
 		text, err := os.ReadFile(c.UsersFile)
 		if err != nil {
@@ -208,6 +226,8 @@ func (c Config) server(id string) server.Config {
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon,
 	}
+	sc.TLSAddr, sc.TLS = c.TLSAddr, c.clientTLS
+	sc.Raft.PeerTLS = c.peerTLS
 	sc.Raft.NodeID = id
 	sc.Raft.RaftBind = c.RaftAddr
 	sc.Raft.RaftAdvertise = c.RaftAdvertise
@@ -224,4 +244,25 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.TrailingLogs = c.TrailingLogs
 	sc.Raft.MaxAppendEntries = c.MaxAppendEntries
 	return sc
+}
+
+func (c *Config) loadTLS() error {
+	var err error
+	if c.TLSAddr != "" {
+		if c.TLSCert == "" || c.TLSKey == "" {
+			return errors.New("--tls-addr needs --tls-cert and --tls-key")
+		}
+		if c.clientTLS, err = server.LoadClientTLS(c.TLSCert, c.TLSKey, c.TLSCA, c.TLSAuthClients); err != nil {
+			return err
+		}
+	}
+	if c.TLSCluster {
+		if c.TLSCert == "" || c.TLSKey == "" || c.TLSCA == "" {
+			return errors.New("--tls-cluster needs --tls-cert, --tls-key and --tls-ca")
+		}
+		if c.peerTLS, err = replication.LoadPeerTLS(c.TLSCert, c.TLSKey, c.TLSCA); err != nil {
+			return err
+		}
+	}
+	return nil
 }
