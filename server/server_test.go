@@ -386,3 +386,34 @@ func TestDisabledCommandsAreUnknown(t *testing.T) {
 		t.Fatal("disabling an unknown command was accepted")
 	}
 }
+
+func TestMaxClients(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.MaxClients = 2 })
+	var conns []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "PING\r\n")
+		if line, _ := bufio.NewReader(c).ReadString('\n'); line != "+PONG\r\n" {
+			t.Fatalf("client within the limit: %q", line)
+		}
+		conns = append(conns, c)
+	}
+	got, closed := rawReply(t, s.Addr().String(), "PING\r\n")
+	if got != "-ERR max number of clients reached\r\n" || !closed {
+		t.Fatalf("client over the limit: %q (closed %v)", got, closed)
+	}
+	conns[0].Close()
+	// A freed slot is usable again once the server has seen the close.
+	waitFor(t, 5*time.Second, "the slot to free", func() bool {
+		s.clientsMu.Lock()
+		defer s.clientsMu.Unlock()
+		return len(s.clients) < 2
+	})
+	if got, _ := rawReply(t, s.Addr().String(), "PING\r\nQUIT\r\n"); got != "+PONG\r\n+OK\r\n" {
+		t.Fatalf("after a slot freed: %q", got)
+	}
+}
