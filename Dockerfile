@@ -14,5 +14,8 @@ EXPOSE 6379 16379
 USER nonroot:nonroot
 # Listen on all interfaces for clients; Raft stays on loopback for a single
 # node. For a cluster set --raft-addr/--raft-advertise (see README).
+# Clients reach a container through Docker's network, not loopback, so
+# protected mode is off here, as in Redis's own image: set KEEPKV_PASSWORD
+# (or --requirepass) before exposing the port.
 ENTRYPOINT ["/keepkv"]
-CMD ["--addr", "0.0.0.0:6379", "--raft-addr", "127.0.0.1:16379", "--dir", "/data"]
+CMD ["--addr", "0.0.0.0:6379", "--raft-addr", "127.0.0.1:16379", "--dir", "/data", "--protected-mode=false"]
