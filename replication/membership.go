@@ -167,5 +167,9 @@ func timeoutOf(ctx context.Context) time.Duration {
 // DialPeer connects to another node's Raft port the way Raft does (with
 // mutual TLS when configured), for joins and forwarded commands.
 func (n *Node) DialPeer(addr string, timeout time.Duration) (net.Conn, error) {
-	return dialPeer(addr, timeout, n.cfg.PeerTLS)
+	var source *net.TCPAddr
+	if n.mux != nil {
+		source = n.mux.source
+	}
+	return dialPeer(addr, timeout, n.cfg.PeerTLS, source)
 }

@@ -17,6 +17,7 @@ import (
 // other is Raft's (its RPC type bytes are all small integers).
 type muxLayer struct {
 	ln        net.Listener
+	source    *net.TCPAddr // local address for outgoing connections, or nil
 	tls       *tls.Config // mutual TLS between peers, or nil
 	advertise net.Addr
 	raftC     chan net.Conn
@@ -37,7 +38,7 @@ func newMuxLayer(bind string, advertise net.Addr, tlsConf *tls.Config) (*muxLaye
 		ln.Close()
 		return nil, errors.New("replication: the Raft address is not advertisable; set RaftAdvertise")
 	}
-	m := &muxLayer{ln: ln, tls: tlsConf, advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
+	m := &muxLayer{ln: ln, tls: tlsConf, source: sourceAddr(ln.Addr()), advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
 	m.resp = &chanListener{c: make(chan net.Conn), done: m.done, closed: make(chan struct{}), addr: ln.Addr()}
 	go m.acceptLoop()
 	return m, nil
@@ -108,12 +109,27 @@ func (m *muxLayer) Close() error {
 func (m *muxLayer) Addr() net.Addr { return m.advertise }
 
 func (m *muxLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialPeer(string(addr), timeout, m.tls)
+	return dialPeer(string(addr), timeout, m.tls, m.source)
+}
+
+// sourceAddr: when the Raft port is bound to a specific IP, connections to
+// peers leave from that IP too, so a multi-homed node (or a test that gives
+// each node its own loopback address) is seen by peers as one address.
+func sourceAddr(bound net.Addr) *net.TCPAddr {
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return nil
+	}
+	return &net.TCPAddr{IP: tcp.IP}
 }
 
 // dialPeer connects to a peer's Raft port, with mutual TLS if configured.
-func dialPeer(addr string, timeout time.Duration, conf *tls.Config) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+func dialPeer(addr string, timeout time.Duration, conf *tls.Config, source *net.TCPAddr) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if source != nil {
+		d.LocalAddr = source
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil || conf == nil {
 		return c, err
 	}

@@ -23,7 +23,7 @@ func (p *pipeline) needsLeader(cmd *command, args [][]byte) bool {
 
 // staleAllowed: this connection sent READONLY, or the server serves stale
 // reads by configuration.
-func (p *pipeline) staleAllowed() bool { return p.st.readonly || p.s.cfg.StaleReads }
+func (p *pipeline) staleAllowed() bool { return p.st.readonly || p.s.cfg.StaleReads || brokenReads }
 
 func (p *pipeline) shouldForward(cmd *command, args [][]byte) bool {
 	return !p.noForward && !p.s.node.IsLeader() && p.needsLeader(cmd, args)

@@ -108,5 +108,6 @@ func newCommandTable() commandTable {
 	t.add(connectionCommands()...)
 	t.add(serverCommands()...)
 	t.add(raftCommands()...)
+	t.add(debugCommands()...)
 	return t
 }
