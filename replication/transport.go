@@ -18,7 +18,7 @@ import (
 type muxLayer struct {
 	ln        net.Listener
 	source    *net.TCPAddr // local address for outgoing connections, or nil
-	tls       *tls.Config // mutual TLS between peers, or nil
+	tls       *tls.Config  // mutual TLS between peers, or nil
 	advertise net.Addr
 	raftC     chan net.Conn
 	resp      *chanListener
