@@ -39,24 +39,54 @@ func newForwarder(timeout time.Duration, dial func(string, time.Duration) (net.C
 
 var errForwardClosed = errors.New("forwarder closed")
 
+// errUnreachable means nothing was sent: the leader could not be dialled.
+var errUnreachable = errors.New("the leader is unreachable")
+
 func (f *forwarder) get(addr string) (*fwdConn, error) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
 		return nil, errForwardClosed
 	}
-	if list := f.idle[addr]; len(list) > 0 {
+	for list := f.idle[addr]; len(list) > 0; list = f.idle[addr] {
 		c := list[len(list)-1]
 		f.idle[addr] = list[:len(list)-1]
-		f.mu.Unlock()
-		return c, nil
+		if c.alive() {
+			f.mu.Unlock()
+			return c, nil
+		}
+		c.c.Close()
 	}
 	f.mu.Unlock()
-	c, err := f.dial(addr, 5*time.Second)
+	c, err := f.dial(addr, 2*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errUnreachable, err)
 	}
 	return &fwdConn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10), to: addr}, nil
+}
+
+// alive checks an idle connection without blocking: a peer that closed it
+// (a leader that restarted, a cut link) shows as EOF or a reset, which is
+// far better learnt before a command is sent than after.
+func (c *fwdConn) alive() bool {
+	if c.r.Buffered() > 0 {
+		return false // nothing should arrive unasked
+	}
+	c.c.SetReadDeadline(time.Now())
+	_, err := c.r.Peek(1)
+	c.c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// drop closes every idle connection to addr, after one of them failed.
+func (f *forwarder) drop(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.idle[addr] {
+		c.c.Close()
+	}
+	delete(f.idle, addr)
 }
 
 func (f *forwarder) put(c *fwdConn) {
@@ -98,12 +128,14 @@ func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, cm
 	}
 	if err := c.w.Flush(); err != nil {
 		c.c.Close()
+		f.drop(addr)
 		return nil, err
 	}
 	out := make([][]byte, len(cmds))
 	for i := range cmds {
 		if out[i], err = readReply(c.r, nil); err != nil {
 			c.c.Close()
+			f.drop(addr)
 			return nil, err
 		}
 	}

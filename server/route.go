@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/keepkv/keepkv/storage"
@@ -104,22 +105,37 @@ func (p *pipeline) flushForward() {
 	}
 	cmds := p.fwd
 	p.fwd = nil
-	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait)
 	defer cancel()
 	fail := func(msg string) {
 		for range cmds {
 			p.st.w.Error(msg)
 		}
 	}
-	addr, err := p.s.node.LeaderAddr(ctx)
-	if err != nil {
-		fail(clusterError(err))
-		return
-	}
-	replies, err := p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, cmds)
-	if err != nil {
-		fail("TRYAGAIN forwarding to the leader failed: " + err.Error())
-		return
+	var replies [][]byte
+	for {
+		addr, err := p.s.node.LeaderAddr(ctx)
+		if err != nil {
+			fail(clusterError(err))
+			return
+		}
+		replies, err = p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, cmds)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errUnreachable) {
+			// Sent, but no reply: the commands may or may not have run.
+			fail("TRYAGAIN forwarding to the leader failed: " + err.Error())
+			return
+		}
+		// Nothing was sent: wait for the leader to come back or change,
+		// within the leader wait.
+		select {
+		case <-ctx.Done():
+			fail("CLUSTERDOWN " + err.Error())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	for _, r := range replies {
 		p.st.w.raw(r)

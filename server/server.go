@@ -106,6 +106,9 @@ func (c Config) withDefaults() Config {
 	if c.Limits.MaxInline == 0 {
 		c.Limits.MaxInline = 64 << 10
 	}
+	if c.Raft.LeaderWait == 0 {
+		c.Raft.LeaderWait = 5 * time.Second
+	}
 	if c.ClientWriteTimeout == 0 {
 		c.ClientWriteTimeout = time.Minute
 	}

@@ -1,0 +1,897 @@
+//go:build robustness
+
+// The robustness suite: a real keepkv cluster under a client workload and a
+// nemesis, checked for linearizability (porcupine), lost acknowledgements,
+// convergence and expired reads. Run it with
+//
+//	go test -tags robustness -run TestRobustness ./cmd/keepkv -v -duration 3m -seed 1
+//
+// -broken builds keepkv with the keepkv_broken_reads tag (stale reads served
+// as linearizable) and expects the suite to find violations.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	flagDuration  = flag.Duration("duration", 150*time.Second, "how long the workload and nemesis run")
+	flagSeed      = flag.Uint64("seed", 0, "random seed (0: pick one and print it)")
+	flagNodes     = flag.Int("nodes", 3, "cluster size (3 or 5)")
+	flagBroken    = flag.Bool("broken", false, "build keepkv with keepkv_broken_reads and expect violations")
+	flagFaultGap  = flag.Duration("fault-gap", 500*time.Millisecond, "pause between faults")
+	flagCheckTime = flag.Duration("check-timeout", 2*time.Minute, "time allowed to the linearizability checker")
+)
+
+func TestRobustness(t *testing.T) {
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -seed %d)", seed, seed)
+	redis.SetLogger(quietLogger{})
+	art, err := os.MkdirTemp("", "keepkv-robustness-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, art, *flagNodes, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+	defer r.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), *flagDuration)
+	defer cancel()
+	w := newWorkload(r, seed)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.run(ctx) }()
+	r.nemesis(ctx)
+	wg.Wait()
+	r.healAll(t)
+	v := check(t, r, w, art)
+	t.Logf("unknown outcomes by error: %v", w.unknownKinds)
+	t.Logf("summary: seed=%d ops=%d acked=%d unknown=%d faults=%s violations=%d artifacts=%s",
+		seed, w.ops.Load(), w.acked.Load(), w.unknown.Load(), r.faultSummary(), v, art)
+	switch {
+	case *flagBroken && v == 0:
+		t.Fatal("the deliberately broken build passed: the suite did not catch it")
+	case *flagBroken:
+		t.Logf("the broken build was caught with %d violations", v)
+		os.RemoveAll(art)
+	case v > 0:
+		t.Fatalf("%d violations; history, logs and data kept in %s", v, art)
+	default:
+		os.RemoveAll(art)
+	}
+	if !*flagBroken && r.faultTotal() < 50 {
+		t.Fatalf("only %d faults injected; want at least 50", r.faultTotal())
+	}
+}
+
+// ---------------------------------------------------------------- the rig
+
+// rigNode is one keepkv process: Raft bound on its own loopback IP and
+// advertised through a proxy the rig controls, so links can be cut.
+type rigNode struct {
+	idx   int
+	id    string
+	dir   string
+	port  int
+	rport int
+	p     *proc
+	px    *proxy
+	alive atomic.Bool
+	pause atomic.Bool
+}
+
+func (n *rigNode) ip() string        { return fmt.Sprintf("127.0.0.%d", 10+n.idx) }
+func (n *rigNode) raftBind() string  { return fmt.Sprintf("%s:%d", n.ip(), n.rport) }
+func (n *rigNode) advertise() string { return fmt.Sprintf("127.0.0.%d:%d", 100+n.idx, n.rport) }
+func (n *rigNode) addr() string      { return fmt.Sprintf("127.0.0.1:%d", n.port) }
+
+type rig struct {
+	t      *testing.T
+	art    string
+	rng    *rand.Rand
+	bin    string
+	mu     sync.Mutex
+	nodes  []*rigNode // current members (and the removed, with alive=false)
+	next   int
+	faults map[string]int
+	cl     map[string]*redis.Client
+}
+
+func newRig(t *testing.T, art string, size int, rng *rand.Rand) *rig {
+	r := &rig{t: t, art: art, rng: rng, faults: map[string]int{}, cl: map[string]*redis.Client{}}
+	r.bin = buildKeepkv(t, *flagBroken)
+	for i := range size {
+		n := r.newNode()
+		join := ""
+		if i > 0 {
+			join = r.nodes[0].advertise()
+		}
+		r.start(n, join)
+	}
+	return r
+}
+
+func buildKeepkv(t *testing.T, broken bool) string {
+	if !broken {
+		return keepkvBinary(t)
+	}
+	out := filepath.Join(t.TempDir(), "keepkv-broken")
+	if b, err := exec.Command("go", "build", "-tags", "keepkv_broken_reads", "-o", out, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+func (r *rig) newNode() *rigNode {
+	r.next++
+	n := &rigNode{idx: r.next, id: fmt.Sprintf("r%d", r.next), port: freePort(r.t), rport: freePort(r.t)}
+	n.dir = filepath.Join(r.art, n.id)
+	px, err := newProxy(n.advertise(), n.raftBind())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	n.px = px
+	r.mu.Lock()
+	r.nodes = append(r.nodes, n)
+	r.mu.Unlock()
+	return n
+}
+
+func (r *rig) start(n *rigNode, join string) {
+	args := []string{"--node-id", n.id, "--addr", n.addr(), "--raft-addr", n.raftBind(), "--raft-advertise", n.advertise(),
+		"--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--leader-wait", "2s",
+		"--snapshot-threshold", "2000", "--trailing-logs", "500", "--snapshot-interval", "2s"}
+	ready := "keepkv started"
+	if join != "" {
+		args = append(args, "--join", join)
+	}
+	cmd := exec.Command(r.bin, append([]string{"--dir", n.dir}, args...)...)
+	logf, err := os.OpenFile(n.dir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, addr: n.addr(), done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	n.p = p
+	n.alive.Store(true)
+	n.pause.Store(false)
+	waitLogCount(r.t, n.dir+".log", ready, countLines(n.dir+".log", ready)+1)
+}
+
+func (r *rig) client(n *rigNode) *redis.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.cl[n.id]; ok {
+		return c
+	}
+	c := redis.NewClient(&redis.Options{Addr: n.addr(), MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolSize: 16})
+	r.cl[n.id] = c
+	return c
+}
+
+func (r *rig) members() []*rigNode {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*rigNode
+	for _, n := range r.nodes {
+		if n.p != nil && n.dir != "" && !n.removed() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (n *rigNode) removed() bool { return n.id == "" }
+
+func (r *rig) leader() *rigNode {
+	for _, n := range r.members() {
+		if !n.alive.Load() || n.pause.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		v, err := r.client(n).Do(ctx, "RAFT", "LEADER").StringSlice()
+		cancel()
+		if err == nil && len(v) == 2 {
+			for _, m := range r.members() {
+				if m.advertise() == v[1] {
+					return m
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (r *rig) stop() {
+	for _, n := range r.nodes {
+		if n.p != nil {
+			n.p.cmd.Process.Signal(sigCont)
+			n.p.kill()
+		}
+		if n.px != nil {
+			n.px.close()
+		}
+	}
+	for _, c := range r.cl {
+		c.Close()
+	}
+}
+
+// ---------------------------------------------------------------- nemesis
+
+var faultKinds = []string{"kill-leader", "kill-follower", "pause", "partition", "one-way", "crash-all", "membership"}
+
+func (r *rig) faultTotal() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.faults {
+		n += v
+	}
+	return n
+}
+
+func (r *rig) faultSummary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	for _, k := range faultKinds {
+		parts = append(parts, fmt.Sprintf("%s:%d", k, r.faults[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (r *rig) nemesis(ctx context.Context) {
+	for i := 0; ctx.Err() == nil; i++ {
+		// Every kind in turn, then at random, so a short run covers all.
+		kind := faultKinds[i%len(faultKinds)]
+		if i >= 2*len(faultKinds) {
+			kind = faultKinds[r.rng.IntN(len(faultKinds))]
+		}
+		if r.inject(kind) {
+			r.mu.Lock()
+			r.faults[kind]++
+			r.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(*flagFaultGap):
+		}
+	}
+}
+
+func (r *rig) hold() { time.Sleep(time.Duration(300+r.rng.IntN(900)) * time.Millisecond) }
+
+func (r *rig) pick(exclude *rigNode) *rigNode {
+	var c []*rigNode
+	for _, n := range r.members() {
+		if n != exclude && n.alive.Load() && !n.pause.Load() {
+			c = append(c, n)
+		}
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c[r.rng.IntN(len(c))]
+}
+
+func (r *rig) inject(kind string) bool {
+	l := r.leader()
+	switch kind {
+	case "kill-leader", "kill-follower":
+		n := l
+		if kind == "kill-follower" {
+			n = r.pick(l)
+		}
+		if n == nil {
+			return false
+		}
+		n.p.kill()
+		n.alive.Store(false)
+		r.hold()
+		r.start(n, "")
+	case "pause":
+		n := r.pick(nil)
+		if n == nil {
+			return false
+		}
+		n.p.cmd.Process.Signal(sigStop)
+		n.pause.Store(true)
+		r.hold()
+		n.p.cmd.Process.Signal(sigCont)
+		n.pause.Store(false)
+	case "partition", "one-way":
+		n := r.pick(nil)
+		if n == nil {
+			return false
+		}
+		for _, m := range r.members() {
+			if m == n {
+				continue
+			}
+			n.px.block(m.idx, true) // m cannot reach n
+			if kind == "partition" {
+				m.px.block(n.idx, true) // nor n reach m
+			}
+		}
+		r.hold()
+		for _, m := range r.members() {
+			n.px.block(m.idx, false)
+			m.px.block(n.idx, false)
+		}
+	case "crash-all":
+		for _, n := range r.members() {
+			if n.pause.Load() {
+				n.p.cmd.Process.Signal(sigCont)
+				n.pause.Store(false)
+			}
+			n.p.kill()
+			n.alive.Store(false)
+		}
+		for _, n := range r.members() {
+			r.start(n, "")
+		}
+	case "membership":
+		if l == nil {
+			return false
+		}
+		victim := r.pick(l)
+		if victim == nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.client(l).Do(ctx, "RAFT", "REMOVE", victim.id).Err()
+		cancel()
+		if err != nil {
+			return false
+		}
+		victim.p.kill()
+		victim.alive.Store(false)
+		r.mu.Lock()
+		victim.id = "" // removed: no longer a member
+		r.mu.Unlock()
+		fresh := r.newNode()
+		r.start(fresh, l.advertise())
+	}
+	return true
+}
+
+// healAll ends every fault and waits for all members to converge.
+func (r *rig) healAll(t *testing.T) {
+	for _, n := range r.members() {
+		if n.pause.Load() {
+			n.p.cmd.Process.Signal(sigCont)
+			n.pause.Store(false)
+		}
+		for _, m := range r.members() {
+			n.px.block(m.idx, false)
+		}
+		if !n.alive.Load() {
+			r.start(n, "")
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for r.leader() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader after healing")
+		}
+		time.Sleep(100 * time.Millisecond) // another process's state: poll
+	}
+}
+
+// ---------------------------------------------------------------- proxy
+
+// proxy forwards TCP to a node's Raft port and can refuse connections from
+// chosen nodes (identified by their source loopback IP).
+type proxy struct {
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	blocked map[int]bool
+	conns   map[net.Conn]int
+}
+
+func newProxy(listen, target string) (*proxy, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{ln: ln, target: target, blocked: map[int]bool{}, conns: map[net.Conn]int{}}
+	go p.run()
+	return p, nil
+}
+
+func srcNode(addr net.Addr) int {
+	ip := addr.(*net.TCPAddr).IP.To4()
+	if ip == nil || ip[3] < 10 || ip[3] >= 100 {
+		return -1
+	}
+	return int(ip[3]) - 10
+}
+
+func (p *proxy) run() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.serve(c)
+	}
+}
+
+func (p *proxy) serve(c net.Conn) {
+	src := srcNode(c.RemoteAddr())
+	p.mu.Lock()
+	if p.blocked[src] {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.conns[c] = src
+	p.mu.Unlock()
+	defer func() { p.mu.Lock(); delete(p.conns, c); p.mu.Unlock(); c.Close() }()
+	up, err := net.DialTimeout("tcp", p.target, time.Second)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() { copyConn(up, c); done <- struct{}{} }()
+	go func() { copyConn(c, up); done <- struct{}{} }()
+	<-done
+}
+
+func copyConn(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// block refuses (and cuts) connections from node src, or allows them again.
+func (p *proxy) block(src int, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.blocked[src] = on
+	if on {
+		for c, s := range p.conns {
+			if s == src {
+				c.Close()
+			}
+		}
+	}
+}
+
+func (p *proxy) close() { p.ln.Close() }
+
+// ---------------------------------------------------------------- workload
+
+type kvInput struct {
+	Op, Key, Val string
+}
+
+type kvOutput struct {
+	Unknown bool
+	Exists  bool
+	Val     string
+	N       int64
+	Err     string
+}
+
+type workload struct {
+	r       *rig
+	mu      sync.Mutex
+	hist    []porcupine.Operation
+	acked   atomic.Int64
+	unknown atomic.Int64
+	ops     atomic.Int64
+	unique  map[string]string  // acknowledged unique keys → value
+	expiry  []expiryRead       // reads of short-TTL keys
+	ttlSet  map[string]ttlInfo // short-TTL key → latest possible deadline
+	seed    uint64
+	start   time.Time
+
+	unknownKinds map[string]int // why outcomes were unknown, for the summary
+}
+
+type ttlInfo struct {
+	val    string
+	latest int64
+}
+
+type expiryRead struct {
+	key    string
+	invoke int64
+	got    bool
+}
+
+func (w *workload) noteUnknown(err error) {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i > 0 && strings.Contains(msg, "forwarding") {
+		msg = "forwarding failed: " + msg[i+2:]
+	}
+	if len(msg) > 60 {
+		msg = msg[:60]
+	}
+	w.mu.Lock()
+	w.unknownKinds[msg]++
+	w.mu.Unlock()
+}
+
+func newWorkload(r *rig, seed uint64) *workload {
+	return &workload{r: r, unique: map[string]string{}, ttlSet: map[string]ttlInfo{}, seed: seed, start: time.Now(), unknownKinds: map[string]int{}}
+}
+
+func (w *workload) now() int64 { return time.Since(w.start).Nanoseconds() }
+
+func (w *workload) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.client(ctx, c) }()
+	}
+	wg.Wait()
+}
+
+func (w *workload) client(ctx context.Context, id int) {
+	rng := rand.New(rand.NewPCG(w.seed, uint64(id)))
+	for i := 0; ctx.Err() == nil; i++ {
+		nodes := w.r.members()
+		n := nodes[rng.IntN(len(nodes))]
+		if !n.alive.Load() || n.pause.Load() {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c := w.r.client(n)
+		switch k := rng.IntN(10); {
+		case k < 7:
+			w.hotOp(c, id, i, rng)
+		case k < 9:
+			w.uniqueOp(c, id, i)
+		default:
+			w.ttlOp(c, id, i, rng)
+		}
+		w.ops.Add(1)
+	}
+}
+
+// hotOp runs one operation on a small, rotating set of contended keys and
+// records it for the linearizability check.
+func (w *workload) hotOp(c *redis.Client, id, i int, rng *rand.Rand) {
+	// Keys rotate every second: each key's history stays short, so the
+	// checker's search (which unknown outcomes widen) stays small.
+	epoch := time.Since(w.start) / time.Second
+	key := fmt.Sprintf("hot:%d:%d", epoch, rng.IntN(5))
+	in := kvInput{Key: key}
+	var args []any
+	switch rng.IntN(8) {
+	case 0, 1:
+		in.Op, args = "get", []any{"GET", key}
+	case 2:
+		in.Op, in.Val = "set", fmt.Sprintf("c%d-%d", id, i)
+		args = []any{"SET", key, in.Val}
+	case 3:
+		in.Op, in.Val = "setnx", fmt.Sprintf("c%d-%d", id, i)
+		args = []any{"SET", key, in.Val, "NX"}
+	case 4:
+		in.Op, args = "del", []any{"DEL", key}
+	case 5:
+		in.Op, args = "incr", []any{"INCR", key}
+	case 6:
+		in.Op, args = "getdel", []any{"GETDEL", key}
+	case 7:
+		in.Op, in.Val = "setex", fmt.Sprintf("c%d-%d", id, i)
+		args = []any{"SET", key, in.Val, "EX", "3600"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	call := w.now()
+	v, err := c.Do(ctx, args...).Result()
+	ret := w.now()
+	out, ok := toOutput(in.Op, v, err)
+	if !ok {
+		if in.Op == "get" || notApplied(err) {
+			return // no effect: leave it out
+		}
+		out.Unknown = true
+		ret = 1 << 62 // may take effect at any point after its call
+		w.unknown.Add(1)
+		w.noteUnknown(err)
+	} else if in.Op != "get" {
+		w.acked.Add(1)
+	}
+	w.mu.Lock()
+	w.hist = append(w.hist, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: out, Return: ret})
+	w.mu.Unlock()
+}
+
+// notApplied reports errors after which the command certainly did not take
+// effect: it was never sent, or no leader accepted it.
+func notApplied(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN timed out waiting") || strings.HasPrefix(msg, "TRYAGAIN this node is not the leader") ||
+		strings.HasPrefix(msg, "NOAUTH") || strings.Contains(msg, "connection refused")
+}
+
+// toOutput converts a reply; ok is false when the outcome is unknown.
+func toOutput(op string, v any, err error) (kvOutput, bool) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		var re redis.Error
+		if errors.As(err, &re) && strings.HasPrefix(err.Error(), "ERR value is not an integer") {
+			return kvOutput{Err: "notint"}, true
+		}
+		return kvOutput{}, false
+	}
+	switch op {
+	case "get", "getdel":
+		if errors.Is(err, redis.Nil) {
+			return kvOutput{}, true
+		}
+		return kvOutput{Exists: true, Val: fmt.Sprint(v)}, true
+	case "setnx":
+		return kvOutput{N: map[bool]int64{true: 0, false: 1}[errors.Is(err, redis.Nil)]}, true
+	case "del", "incr":
+		n, _ := v.(int64)
+		return kvOutput{N: n}, true
+	}
+	return kvOutput{}, true
+}
+
+func (w *workload) uniqueOp(c *redis.Client, id, i int) {
+	key, val := fmt.Sprintf("u:%d:%d", id, i), strconv.Itoa(i)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if c.Set(ctx, key, val, 0).Err() == nil {
+		w.mu.Lock()
+		w.unique[key] = val
+		w.mu.Unlock()
+		w.acked.Add(1)
+	}
+}
+
+// ttlOp sets a key with a short TTL or reads one set earlier; a read that
+// began after the latest possible deadline must not see it.
+func (w *workload) ttlOp(c *redis.Client, id, i int, rng *rand.Rand) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if i%2 == 0 {
+		key := fmt.Sprintf("t:%d:%d", id, i)
+		ttl := time.Duration(200+rng.IntN(800)) * time.Millisecond
+		if c.Set(ctx, key, "x", ttl).Err() == nil {
+			latest := time.Now().Add(ttl).UnixMilli()
+			w.mu.Lock()
+			w.ttlSet[key] = ttlInfo{"x", latest}
+			w.mu.Unlock()
+		}
+		return
+	}
+	key := fmt.Sprintf("t:%d:%d", id, i-1-2*rng.IntN(3))
+	invoke := time.Now().UnixMilli()
+	err := c.Get(ctx, key).Err()
+	if err == nil || errors.Is(err, redis.Nil) {
+		w.mu.Lock()
+		w.expiry = append(w.expiry, expiryRead{key: key, invoke: invoke, got: err == nil})
+		w.mu.Unlock()
+	}
+}
+
+// ---------------------------------------------------------------- checkers
+
+type kvState struct {
+	Exists bool
+	Val    string
+}
+
+var kvModel = porcupine.Model{
+	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		for _, op := range h {
+			k := op.Input.(kvInput).Key
+			byKey[k] = append(byKey[k], op)
+		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([][]porcupine.Operation, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, byKey[k])
+		}
+		return out
+	},
+	Init: func() interface{} { return kvState{} },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		s, in, out := state.(kvState), input.(kvInput), output.(kvOutput)
+		next, want := stepKV(s, in)
+		if out.Unknown {
+			return true, next
+		}
+		return want == out, next
+	},
+	DescribeOperation: func(input, output interface{}) string {
+		in, out := input.(kvInput), output.(kvOutput)
+		if out.Unknown {
+			return fmt.Sprintf("%s(%s %s) -> ?", in.Op, in.Key, in.Val)
+		}
+		return fmt.Sprintf("%s(%s %s) -> %+v", in.Op, in.Key, in.Val, out)
+	},
+	DescribeState: func(state interface{}) string { return fmt.Sprintf("%+v", state.(kvState)) },
+}
+
+// stepKV applies one operation to a key's state and returns the reply it
+// must have produced.
+func stepKV(s kvState, in kvInput) (kvState, kvOutput) {
+	switch in.Op {
+	case "get":
+		return s, kvOutput{Exists: s.Exists, Val: s.Val}
+	case "set", "setex":
+		return kvState{true, in.Val}, kvOutput{}
+	case "setnx":
+		if s.Exists {
+			return s, kvOutput{N: 0}
+		}
+		return kvState{true, in.Val}, kvOutput{N: 1}
+	case "del":
+		if s.Exists {
+			return kvState{}, kvOutput{N: 1}
+		}
+		return s, kvOutput{N: 0}
+	case "getdel":
+		return kvState{}, kvOutput{Exists: s.Exists, Val: s.Val}
+	case "incr":
+		n := int64(0)
+		if s.Exists {
+			v, err := strconv.ParseInt(s.Val, 10, 64)
+			if err != nil || strconv.FormatInt(v, 10) != s.Val {
+				return s, kvOutput{Err: "notint"}
+			}
+			n = v
+		}
+		n++
+		return kvState{true, strconv.FormatInt(n, 10)}, kvOutput{N: n}
+	}
+	return s, kvOutput{Err: "unknown op"}
+}
+
+// check runs every checker and returns the number of violations.
+func check(t *testing.T, r *rig, w *workload, art string) int {
+	violations := 0
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if b, err := json.Marshal(w.hist); err == nil {
+		os.WriteFile(filepath.Join(art, "history.json"), b, 0o644)
+	}
+	res, info := porcupine.CheckOperationsVerbose(kvModel, w.hist, *flagCheckTime)
+	switch res {
+	case porcupine.Illegal:
+		violations++
+		path := filepath.Join(art, "linearizability.html")
+		porcupine.VisualizePath(kvModel, info, path)
+		t.Errorf("linearizability violated; visualisation in %s", path)
+	case porcupine.Unknown:
+		violations++
+		t.Errorf("linearizability check timed out after %v: inconclusive counts as a failure", *flagCheckTime)
+	}
+	// Convergence: once short TTLs have run out and their deletes are
+	// applied everywhere, every member holds the same state at the same
+	// applied index. Then every acknowledged unique key on every member.
+	members := r.members()
+	ctx := context.Background()
+	time.Sleep(1500 * time.Millisecond) // the longest TTL in the workload is 1s
+	violations += checkConvergence(t, r, members)
+	for _, n := range members {
+		conn := r.client(n).Conn()
+		conn.ReadOnly(ctx)
+		for key, val := range w.unique {
+			if got, _ := conn.Get(ctx, key).Result(); got != val {
+				t.Errorf("lost ack: %s on %s = %q, want %q", key, n.id, got, val)
+				violations++
+				break
+			}
+		}
+		conn.Close()
+	}
+	for _, rd := range w.expiry {
+		info, ok := w.ttlSet[rd.key]
+		if ok && rd.got && rd.invoke > info.latest {
+			t.Errorf("expired read: %s read %d ms after its latest deadline", rd.key, rd.invoke-info.latest)
+			violations++
+		}
+	}
+	return violations
+}
+
+// checkConvergence compares DEBUG DIGEST across members once they report
+// the same applied index, retrying while they still differ in it.
+func checkConvergence(t *testing.T, r *rig, members []*rigNode) int {
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		applied := map[uint64]bool{}
+		digests := map[string]string{}
+		for _, n := range members {
+			c := r.client(n)
+			before := infoUint(c, "raft_applied_index")
+			d, err := c.Do(ctx, "DEBUG", "DIGEST").Text()
+			if err != nil || infoUint(c, "raft_applied_index") != before {
+				applied[0], applied[1] = true, true // moving: try again
+				continue
+			}
+			applied[before] = true
+			digests[n.id] = d
+		}
+		if len(applied) == 1 {
+			var first string
+			for id, d := range digests {
+				if first == "" {
+					first = d
+				} else if d != first {
+					t.Errorf("no convergence: at one applied index, %s has digest %s, another %s", id, d, first)
+					return 1
+				}
+			}
+			return 0
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no convergence: members still at different applied indexes after 60s")
+			return 1
+		}
+		time.Sleep(100 * time.Millisecond) // other processes' progress: poll
+	}
+}
+
+func infoUint(c *redis.Client, field string) uint64 {
+	info, err := c.Info(context.Background(), "replication").Result()
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...interface{}) {}
