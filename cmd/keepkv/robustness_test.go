@@ -577,9 +577,9 @@ func (w *workload) client(ctx context.Context, id int) {
 		}
 		c := w.r.client(n)
 		switch k := rng.IntN(10); {
-		case k < 7:
+		case k < 4:
 			w.hotOp(c, id, i, rng)
-		case k < 9:
+		case k < 8:
 			w.uniqueOp(c, id, i)
 		default:
 			w.ttlOp(c, id, i, rng)
@@ -591,10 +591,10 @@ func (w *workload) client(ctx context.Context, id int) {
 // hotOp runs one operation on a small, rotating set of contended keys and
 // records it for the linearizability check.
 func (w *workload) hotOp(c *redis.Client, id, i int, rng *rand.Rand) {
-	// Keys rotate every second: each key's history stays short, so the
+	// Keys rotate every 500ms: each key's history stays short, so the
 	// checker's search (which unknown outcomes widen) stays small.
-	epoch := time.Since(w.start) / time.Second
-	key := fmt.Sprintf("hot:%d:%d", epoch, rng.IntN(5))
+	epoch := time.Since(w.start) / (500 * time.Millisecond)
+	key := fmt.Sprintf("hot:%d:%d", epoch, rng.IntN(8))
 	in := kvInput{Key: key}
 	var args []any
 	switch rng.IntN(8) {
