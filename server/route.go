@@ -105,8 +105,9 @@ func (p *pipeline) flushForward() {
 	}
 	cmds := p.fwd
 	p.fwd = nil
-	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait)
+	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+10*time.Second)
 	defer cancel()
+	retryUntil := time.Now().Add(p.s.cfg.Raft.LeaderWait)
 	fail := func(msg string) {
 		for range cmds {
 			p.st.w.Error(msg)
@@ -130,6 +131,10 @@ func (p *pipeline) flushForward() {
 		}
 		// Nothing was sent: wait for the leader to come back or change,
 		// within the leader wait.
+		if time.Now().After(retryUntil) {
+			fail("CLUSTERDOWN " + err.Error())
+			return
+		}
 		select {
 		case <-ctx.Done():
 			fail("CLUSTERDOWN " + err.Error())
