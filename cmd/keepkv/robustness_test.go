@@ -862,9 +862,9 @@ func checkConvergence(t *testing.T, r *rig, members []*rigNode) int {
 		digests := map[string]string{}
 		for _, n := range members {
 			c := r.client(n)
-			before := infoUint(c, "raft_applied_index")
+			before := infoField(t, c, "raft_applied_index")
 			d, err := c.Do(ctx, "DEBUG", "DIGEST").Text()
-			if err != nil || infoUint(c, "raft_applied_index") != before {
+			if err != nil || infoField(t, c, "raft_applied_index") != before {
 				applied[0], applied[1] = true, true // moving: try again
 				continue
 			}
@@ -891,20 +891,8 @@ func checkConvergence(t *testing.T, r *rig, members []*rigNode) int {
 	}
 }
 
-func infoUint(c *redis.Client, field string) uint64 {
-	info, err := c.Info(context.Background(), "replication").Result()
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseUint(v, 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
+// quietLogger silences go-redis's connection-pool messages, which faults
+// make plentiful.
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...interface{}) {}
