@@ -142,9 +142,11 @@ func buildKeepkv(t *testing.T, broken bool) string {
 	return out
 }
 
+// newNode makes a node with a fresh id and the lowest free loopback slot:
+// removed nodes give theirs back, so long runs never run out of addresses.
 func (r *rig) newNode() *rigNode {
 	r.next++
-	n := &rigNode{idx: r.next, id: fmt.Sprintf("r%d", r.next), port: freePort(r.t), rport: freePort(r.t)}
+	n := &rigNode{idx: r.freeSlot(), id: fmt.Sprintf("r%d", r.next), port: freePort(r.t), rport: freePort(r.t)}
 	n.dir = filepath.Join(r.art, n.id)
 	px, err := newProxy(n.advertise(), n.raftBind())
 	if err != nil {
@@ -155,6 +157,22 @@ func (r *rig) newNode() *rigNode {
 	r.nodes = append(r.nodes, n)
 	r.mu.Unlock()
 	return n
+}
+
+func (r *rig) freeSlot() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	used := map[int]bool{}
+	for _, n := range r.nodes {
+		if !n.removed() {
+			used[n.idx] = true
+		}
+	}
+	for i := 1; ; i++ {
+		if !used[i] {
+			return i
+		}
+	}
 }
 
 func (r *rig) start(n *rigNode, join string) {
@@ -372,7 +390,9 @@ func (r *rig) inject(kind string) bool {
 		}
 		victim.p.kill()
 		victim.alive.Store(false)
+		victim.px.close() // frees its loopback slot for a later node
 		r.mu.Lock()
+		delete(r.cl, victim.id)
 		victim.id = "" // removed: no longer a member
 		r.mu.Unlock()
 		fresh := r.newNode()
