@@ -154,9 +154,6 @@ func (n *Node) RESPListener() net.Listener {
 	return n.mux.resp
 }
 
-// HadState reports whether the node found Raft state on disk at start.
-func (n *Node) HadState() bool { return n.hadState }
-
 func timeoutOf(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
 		return time.Until(d)

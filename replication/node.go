@@ -124,7 +124,6 @@ type Node struct {
 	transport raft.Transport
 	ownsTrans bool
 	mux       *muxLayer
-	hadState  bool
 	caughtUp  atomic.Bool
 
 	notifyCh chan bool
@@ -196,7 +195,7 @@ func (n *Node) start() error {
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
-	n.raft, n.hadState = r, hasState
+	n.raft = r
 	switch {
 	case hasState:
 		return nil

@@ -52,9 +52,6 @@ func (u expireUnit) deadline(arg []byte, now int64, positive bool, name string) 
 	return v, ""
 }
 
-// keys returns args[from:] as keys.
-func keyArgs(args [][]byte) [][]byte { return args }
-
 // checkValue enforces the value-size limit.
 func (x *execCtx) checkValue(v []byte) string {
 	if int64(len(v)) > x.s.cfg.MaxValueSize {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/keepkv/keepkv/replication"
@@ -281,5 +280,3 @@ func cmdSize(c *storage.Cmd) int {
 }
 
 func (st *connState) closing() bool { return st.quit }
-
-func lower(b []byte) string { return strings.ToLower(string(b)) }

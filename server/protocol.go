@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"strconv"
-	"sync"
 )
 
 // Limits on what a client may send, enforced on the raw byte stream before
@@ -25,7 +24,7 @@ type protoConn struct {
 	net.Conn
 	lim Limits
 
-	mu      sync.Mutex
+	// Read runs on the connection's goroutine only, so no lock is needed.
 	pending string // error to report on the next Read
 	state   protoState
 	line    []byte // the current header or inline line
@@ -44,8 +43,6 @@ const (
 )
 
 func (c *protoConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.pending != "" {
 		c.Conn.Write([]byte("-ERR Protocol error: " + c.pending + "\r\n"))
 		return 0, errProtocolLimit

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -220,9 +219,8 @@ func (a *applier) unindex(s *slot) {
 
 func clone(b []byte) []byte { return append([]byte{}, b...) }
 
-func okResult() Result                   { return Result{Kind: ResultOK} }
-func intResult(n int64) Result           { return Result{Kind: ResultInt, Int: n} }
-func bulkResult(b []byte) Result         { return Result{Kind: ResultBulk, Bytes: clone(b)} }
-func errResult(err error) Result         { return Result{Kind: ResultErr, Err: err} }
-func nilResult() Result                  { return Result{Kind: ResultNil} }
-func isErr(err error, target error) bool { return errors.Is(err, target) }
+func okResult() Result           { return Result{Kind: ResultOK} }
+func intResult(n int64) Result   { return Result{Kind: ResultInt, Int: n} }
+func bulkResult(b []byte) Result { return Result{Kind: ResultBulk, Bytes: clone(b)} }
+func errResult(err error) Result { return Result{Kind: ResultErr, Err: err} }
+func nilResult() Result          { return Result{Kind: ResultNil} }

@@ -69,10 +69,15 @@ func (l *memLayer) clear(db uint8) {
 // lookupLayers finds key's encoded record in layers (newest first), falling
 // back to tx. nil means absent.
 func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte {
-	mk := memKey(db, key)
+	var mk string // built once, and only if some layer holds records
 	for _, l := range layers {
-		if rec, ok := l.recs[mk]; ok {
-			return rec
+		if len(l.recs) > 0 {
+			if mk == "" {
+				mk = memKey(db, key)
+			}
+			if rec, ok := l.recs[mk]; ok {
+				return rec
+			}
 		}
 		if l.cleared[db] {
 			return nil

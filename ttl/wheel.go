@@ -52,10 +52,6 @@ func New(tickMs int64, now int64) *Wheel {
 	return &Wheel{tick: tickMs, cur: now / tickMs, items: make(map[itemID]*entry)}
 }
 
-// Span is how far ahead, in milliseconds, the wheel places items exactly;
-// items further out are parked in the top level and re-placed as time moves.
-func (w *Wheel) Span() int64 { return w.tick << (slotBits * levels) }
-
 // Len returns the number of scheduled items.
 func (w *Wheel) Len() int { return len(w.items) }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,6 +84,16 @@ func leaderOf(t *testing.T, nodes []*clusterNode, via *clusterNode) *clusterNode
 	return nil
 }
 
+// aFollower returns some node of nodes that is not leader.
+func aFollower(nodes []*clusterNode, leader *clusterNode) *clusterNode {
+	for _, n := range nodes {
+		if n != leader {
+			return n
+		}
+	}
+	return nil
+}
+
 func infoField(t *testing.T, c *redis.Client, field string) uint64 {
 	t.Helper()
 	info, err := c.Info(context.Background(), "replication").Result()
@@ -129,13 +138,7 @@ func waitConverged(t *testing.T, nodes []*clusterNode, leader *clusterNode) {
 func clusterWriter(ctx context.Context, c *redis.Client, prefix string, mu *sync.Mutex, ok map[string]acked) {
 	for i := 0; ctx.Err() == nil; i++ {
 		key := fmt.Sprintf("%s:%d", prefix, i)
-		val := fmt.Sprintf("%x", rand.Uint64())
-		deadline := int64(-1)
-		args := []any{"SET", key, val}
-		if i%3 == 0 {
-			deadline = time.Now().Add(time.Hour).UnixMilli() + int64(i)
-			args = append(args, "PXAT", deadline)
-		}
+		args, val, deadline := uniqueSet(key, i)
 		if err := c.Do(ctx, args...).Err(); err != nil {
 			time.Sleep(10 * time.Millisecond) // back off a failing node
 			continue
@@ -247,13 +250,7 @@ func TestReplacedNodeReceivesStateBySnapshot(t *testing.T) {
 	if err := c.Do(ctx, "RAFT", "SNAPSHOT").Err(); err != nil {
 		t.Fatal(err)
 	}
-	var victim *clusterNode
-	for _, n := range nodes {
-		if n != leader {
-			victim = n
-			break
-		}
-	}
+	victim := aFollower(nodes, leader)
 	if err := c.Do(ctx, "RAFT", "REMOVE", victim.id).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -129,19 +129,26 @@ type acked struct {
 	deadline int64 // PEXPIRETIME: -1 for none
 }
 
+// uniqueSet builds the i-th SET of a writer: a random value under key, and
+// every third one an absolute deadline an hour ahead (-1 for none).
+func uniqueSet(key string, i int) (args []any, val string, deadline int64) {
+	val = fmt.Sprintf("%x", rand.Uint64())
+	deadline = -1
+	args = []any{"SET", key, val}
+	if i%3 == 0 {
+		deadline = time.Now().Add(time.Hour).UnixMilli() + int64(i)
+		args = append(args, "PXAT", deadline)
+	}
+	return args, val, deadline
+}
+
 // writer writes unique keys until it fails, recording every acknowledged
 // one. Every third key carries an absolute deadline; every fifth write is
 // a pipelined batch.
 func writer(ctx context.Context, c *redis.Client, w, round int, mu *sync.Mutex, ok map[string]acked, incr *incrCount) {
 	for i := 0; ; i++ {
 		key := fmt.Sprintf("r%d:w%d:%d", round, w, i)
-		val := fmt.Sprintf("%x", rand.Uint64())
-		deadline := int64(-1)
-		args := []any{"SET", key, val}
-		if i%3 == 0 {
-			deadline = time.Now().Add(time.Hour).UnixMilli() + int64(i)
-			args = append(args, "PXAT", deadline)
-		}
+		args, val, deadline := uniqueSet(key, i)
 		var err error
 		if i%5 == 0 {
 			pipe := c.Pipeline()

@@ -54,12 +54,7 @@ func TestMutualTLSClusterRefusesStrangers(t *testing.T) {
 	}
 	nodes := startCluster(t, 3, tlsArgs(good)...)
 	leader := leaderOf(t, nodes, nodes[0])
-	var follower *clusterNode
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-		}
-	}
+	follower := aFollower(nodes, leader)
 	ctx := context.Background()
 	fc := nodeClient(follower)
 	defer fc.Close()
@@ -101,12 +96,7 @@ func TestMutualTLSClusterRefusesStrangers(t *testing.T) {
 func TestPasswordProtectsPeerPortWithoutTLS(t *testing.T) {
 	nodes := startCluster(t, 3, "--requirepass", "s3cret")
 	leader := leaderOf(t, nodes, nodes[0])
-	var follower *clusterNode
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-		}
-	}
+	follower := aFollower(nodes, leader)
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: follower.addr(), Password: "s3cret", MaxRetries: -1})
 	defer c.Close()
