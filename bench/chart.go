@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// chart draws the medians as grouped bars, one panel without pipelining
+// and one with, since their scales differ tenfold.
+func (r report) chart(path string) error {
+	panels := []struct {
+		title string
+		pick  func(cell) bool
+	}{
+		{"no pipelining (-P 1)", func(c cell) bool { return c.pipe == 1 }},
+		{"pipelined (-P 16)", func(c cell) bool { return c.pipe > 1 }},
+	}
+	plots := make([][]*plot.Plot, len(panels))
+	width := vg.Points(20)
+	for pi, panel := range panels {
+		p := plot.New()
+		p.Title.Text = "keepkv vs redis-server, " + panel.title
+		p.Y.Label.Text = "thousand requests/s"
+		p.Legend.Top = true
+		var labels []string
+		var cells []int
+		for ci, c := range r.cells {
+			if panel.pick(c) {
+				cells = append(cells, ci)
+				labels = append(labels, fmt.Sprintf("%s -d %d -c %d", strings.ToUpper(c.test), c.size, c.c))
+			}
+		}
+		for si, s := range r.systems {
+			vals := make(plotter.Values, len(cells))
+			for i, ci := range cells {
+				vals[i] = r.medians[ci][si].rps / 1000
+			}
+			bars, err := plotter.NewBarChart(vals, width)
+			if err != nil {
+				return err
+			}
+			bars.Offset = width * vg.Length(float64(si)-float64(len(r.systems)-1)/2)
+			bars.Color = plotutil.Color(si)
+			bars.LineStyle.Width = 0
+			p.Add(bars)
+			p.Legend.Add(s.name, bars)
+		}
+		p.NominalX(labels...)
+		p.Add(plotter.NewGrid())
+		plots[pi] = []*plot.Plot{p}
+	}
+	img := vgimg.New(vg.Points(900), vg.Points(800))
+	canvases := plot.Align(plots, draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(12), PadX: vg.Points(8), PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(8)}, draw.New(img))
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,81 @@
+// Command bench is keepkv's benchmark harness. From the repository root:
+//
+//	go run ./bench                        # the comparison matrix
+//	go run ./bench -reps 5 -n 400000      # longer, steadier
+//	go run ./bench -scale -sessions 10000000
+//
+// The matrix builds keepkv and starts, on loopback with fresh data dirs,
+// a keepkv node, a 3-node keepkv cluster (all local) and redis-server with
+// persistence off, appendfsync everysec and appendfsync always. It runs
+// redis-benchmark against each, interleaved (every repetition visits every
+// system before the next starts), takes medians, and writes a markdown
+// table of req/s, p50/p99 latency, ratios to each Redis configuration and
+// the performance targets, plus a PNG chart of the same figures.
+//
+// The scale mode loads N 512-byte sessions into one node and reports disk
+// use, RSS, GET throughput against a 100k-key store, restart time (clean
+// and after SIGKILL) and how fast a million keys with one deadline drain.
+//
+// It needs Debian's redis-server and redis-tools; it is not run by go test.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+)
+
+var (
+	flagReps     = flag.Int("reps", 3, "interleaved repetitions per cell (the median is reported)")
+	flagN        = flag.Int("n", 200000, "requests per redis-benchmark run")
+	flagClients  = flag.Int("c", 50, "redis-benchmark connections")
+	flagKeyspace = flag.Int("r", 100000, "redis-benchmark random keyspace")
+	flagOut      = flag.String("out", "bench/results", "directory for results.md and chart.png")
+	flagWork     = flag.String("work", "", "directory for binaries and data dirs (default: a fresh temporary one, removed afterwards)")
+	flagPort     = flag.Int("port", 7600, "first loopback port to use")
+	flagNoSingle = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
+
+	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
+	flagSessions = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")
+	flagExpiring = flag.Int("expiring", 1_000_000, "scale mode: keys sharing one deadline")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	if err := requireTools(); err != nil {
+		return err
+	}
+	work := *flagWork
+	if work == "" {
+		dir, err := os.MkdirTemp("", "keepkv-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	bin, err := buildKeepkv(work)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*flagOut, 0o755); err != nil {
+		return err
+	}
+	if *flagScale {
+		return runScale(ctx, bin, filepath.Join(work, "scale"))
+	}
+	return runMatrix(ctx, bin, work)
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cell is one redis-benchmark configuration.
+type cell struct {
+	test           string // "set" or "get"
+	pipe, size, c  int
+	label, section string
+}
+
+// sample is one redis-benchmark result.
+type sample struct{ rps, p50, p99 float64 }
+
+// system is one store under test; nodes[0] is the one benchmarked.
+type system struct {
+	name  string
+	nodes []*server
+}
+
+// The matrix, in order: each SET fills the keyspace the GETs after it read.
+func matrixCells() []cell {
+	c := *flagClients
+	return []cell{
+		{test: "set", pipe: 1, size: 3, c: c},
+		{test: "set", pipe: 16, size: 3, c: c},
+		{test: "get", pipe: 1, size: 3, c: c},
+		{test: "get", pipe: 16, size: 3, c: c},
+		{test: "set", pipe: 1, size: 512, c: c},
+		{test: "set", pipe: 16, size: 512, c: c},
+		{test: "get", pipe: 16, size: 512, c: c},
+		{test: "set", pipe: 1, size: 3, c: 1},
+	}
+}
+
+func (c cell) String() string {
+	return fmt.Sprintf("%s -P %d -d %d -c %d", strings.ToUpper(c.test), c.pipe, c.size, c.c)
+}
+
+func runMatrix(ctx context.Context, bin, work string) error {
+	port := *flagPort
+	var systems []system
+	defer func() {
+		for _, s := range systems {
+			for _, n := range s.nodes {
+				n.stop(syscall.SIGTERM)
+			}
+		}
+	}()
+	one := keepkvNode(bin, filepath.Join(work, "keepkv1"), port)
+	one.name = "keepkv 1 node"
+	if err := one.start(ctx); err != nil {
+		return err
+	}
+	systems = append(systems, system{"keepkv 1 node", []*server{one}})
+	if !*flagNoSingle {
+		nodes, err := startCluster(ctx, bin, filepath.Join(work, "keepkv3"), port+10)
+		systems = append(systems, system{"keepkv 3 nodes", nodes})
+		if err != nil {
+			return err
+		}
+	}
+	for i, rc := range redisConfigs {
+		s := redisServer(rc.name, rc.flags, filepath.Join(work, fmt.Sprintf("redis%d", i)), port+20+i)
+		if err := s.start(ctx); err != nil {
+			return err
+		}
+		systems = append(systems, system{rc.name, []*server{s}})
+	}
+
+	cells := matrixCells()
+	results := make([][][]sample, len(cells)) // cell → system → repetitions
+	for ci, c := range cells {
+		results[ci] = make([][]sample, len(systems))
+		for rep := range *flagReps {
+			for si, s := range systems {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r, err := redisBenchmark(ctx, s.nodes[0].port, c)
+				if err != nil {
+					return fmt.Errorf("%s, %s: %w", s.name, c, err)
+				}
+				results[ci][si] = append(results[ci][si], r)
+				fmt.Fprintf(os.Stderr, "%-28s rep %d %-16s %10.0f req/s p50 %.3f p99 %.3f ms\n", c, rep+1, s.name, r.rps, r.p50, r.p99)
+			}
+		}
+	}
+	rep := report{systems: systems, cells: cells}
+	for ci := range cells {
+		row := make([]sample, len(systems))
+		for si := range systems {
+			row[si] = median(results[ci][si])
+		}
+		rep.medians = append(rep.medians, row)
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	if err := os.WriteFile(filepath.Join(*flagOut, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	chart := filepath.Join(*flagOut, "chart.png")
+	if err := rep.chart(chart); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", filepath.Join(*flagOut, "results.md"), chart)
+	return nil
+}
+
+// redisBenchmark runs one redis-benchmark invocation and parses its CSV.
+func redisBenchmark(ctx context.Context, port int, c cell, extra ...string) (sample, error) {
+	args := []string{"-p", strconv.Itoa(port), "-c", strconv.Itoa(c.c), "-n", strconv.Itoa(*flagN),
+		"-r", strconv.Itoa(*flagKeyspace), "-P", strconv.Itoa(c.pipe), "-d", strconv.Itoa(c.size), "--csv"}
+	if len(extra) > 0 {
+		args = append(args, extra...)
+	} else {
+		args = append(args, "-t", c.test)
+	}
+	cmd := exec.CommandContext(ctx, "redis-benchmark", args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("redis-benchmark %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return parseCSV(out.Bytes())
+}
+
+// parseCSV reads redis-benchmark's --csv output (a header row, then one
+// row per test) by column name.
+func parseCSV(b []byte) (sample, error) {
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(rows) < 2 {
+		return sample{}, fmt.Errorf("unexpected redis-benchmark output %q", b)
+	}
+	col := func(name string) (float64, error) {
+		i := slices.Index(rows[0], name)
+		if i < 0 || i >= len(rows[1]) {
+			return 0, fmt.Errorf("redis-benchmark output has no %s column: %q", name, b)
+		}
+		return strconv.ParseFloat(rows[1][i], 64)
+	}
+	var s sample
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{{"rps", &s.rps}, {"p50_latency_ms", &s.p50}, {"p99_latency_ms", &s.p99}} {
+		if *f.dst, err = col(f.name); err != nil {
+			return sample{}, err
+		}
+	}
+	return s, nil
+}
+
+// median picks the repetition with the median throughput, keeping its
+// latencies with it.
+func median(xs []sample) sample {
+	s := slices.Clone(xs)
+	slices.SortFunc(s, func(a, b sample) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+	return s[(len(s)-1)/2]
+}
+
+type report struct {
+	systems []system
+	cells   []cell
+	medians [][]sample // cell → system
+}
+
+func (r report) index(name string) int {
+	return slices.IndexFunc(r.systems, func(s system) bool { return s.name == name })
+}
+
+func (r report) markdown() string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs), loopback, `go run ./bench -reps %d -n %d` (medians of %d interleaved repetitions, `-r %d`).\n\n",
+		time.Now().UTC().Format("2006-01-02"), host, runtime.NumCPU(), *flagReps, *flagN, *flagReps, *flagKeyspace)
+	b.WriteString("Requests per second (p50 / p99 latency in ms):\n\n| benchmark |")
+	for _, s := range r.systems {
+		fmt.Fprintf(&b, " %s |", s.name)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(r.systems)) + "\n")
+	for ci, c := range r.cells {
+		fmt.Fprintf(&b, "| %s |", c)
+		for _, m := range r.medians[ci] {
+			fmt.Fprintf(&b, " %.0f (%.2f / %.2f) |", m.rps, m.p50, m.p99)
+		}
+		b.WriteString("\n")
+	}
+
+	var keepkvs, redises []int
+	for i, s := range r.systems {
+		if strings.HasPrefix(s.name, "keepkv") {
+			keepkvs = append(keepkvs, i)
+		} else {
+			redises = append(redises, i)
+		}
+	}
+	b.WriteString("\nThroughput ratio keepkv / Redis:\n\n| benchmark |")
+	for _, k := range keepkvs {
+		for _, rd := range redises {
+			fmt.Fprintf(&b, " %s ÷ %s |", strings.TrimPrefix(r.systems[k].name, "keepkv "), strings.TrimPrefix(r.systems[rd].name, "redis "))
+		}
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(keepkvs)*len(redises)) + "\n")
+	for ci, c := range r.cells {
+		fmt.Fprintf(&b, "| %s |", c)
+		for _, k := range keepkvs {
+			for _, rd := range redises {
+				fmt.Fprintf(&b, " %.2f |", r.medians[ci][k].rps/r.medians[ci][rd].rps)
+			}
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("\nTargets (issue 5):\n\n| target | measured | goal | met |\n|---|---|---|---|\n")
+	for _, t := range r.targets() {
+		met := "no"
+		if t.ok() {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s %.1f | %s |\n", t.what, t.got, t.cmp, t.goal, met)
+	}
+	return b.String()
+}
+
+type target struct {
+	what      string
+	got, goal float64
+	cmp       string // "≥" or "≤"
+}
+
+func (t target) ok() bool {
+	if t.cmp == "≤" {
+		return t.got <= t.goal
+	}
+	return t.got >= t.goal
+}
+
+// targets evaluates issue 5's goals against the medians.
+func (r report) targets() []target {
+	one, three := r.index("keepkv 1 node"), r.index("keepkv 3 nodes")
+	off, always := r.index("redis off"), r.index("redis always")
+	var ts []target
+	for ci, c := range r.cells {
+		m := r.medians[ci]
+		switch {
+		case c.test == "set" && c.c > 1:
+			ts = append(ts, target{fmt.Sprintf("1 node %s ÷ redis always", c), m[one].rps / m[always].rps, 1.0, "≥"})
+			if three >= 0 {
+				ts = append(ts, target{fmt.Sprintf("3 nodes %s ÷ redis always", c), m[three].rps / m[always].rps, 0.6, "≥"})
+			}
+		case c.test == "get" && c.pipe == 16:
+			ts = append(ts, target{fmt.Sprintf("1 node %s ÷ redis off", c), m[one].rps / m[off].rps, 0.9, "≥"})
+		case c.test == "set" && c.c == 1:
+			ts = append(ts, target{fmt.Sprintf("1 node %s p50 latency ÷ redis always", c), m[one].p50 / m[always].p50, 2.0, "≤"})
+		}
+	}
+	return ts
+}
