@@ -47,13 +47,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 // Apply applies a single entry.
 func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// Snapshot begins a consistent read transaction; Persist streams it.
+// Snapshot checkpoints everything applied and returns a marker of the
+// applied index: the state itself stays in bbolt (see markerStore).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	s, err := f.db.Snapshot()
-	if err != nil {
+	if err := f.db.Flush(); err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{s: s, logger: f.logger}, nil
+	return markerSnapshot{applied: f.db.AppliedIndex()}, nil
 }
 
 // Restore replaces the state with a snapshot stream.
@@ -65,20 +65,3 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.logger.Info("restored snapshot", "applied-index", f.db.AppliedIndex())
 	return nil
 }
-
-type fsmSnapshot struct {
-	s      *storage.Snapshot
-	logger hclog.Logger
-}
-
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	n, err := s.s.WriteTo(sink)
-	if err != nil {
-		sink.Cancel()
-		return fmt.Errorf("replication: persist snapshot: %w", err)
-	}
-	s.logger.Debug("persisted snapshot", "bytes", n, "applied-index", s.s.AppliedIndex())
-	return sink.Close()
-}
-
-func (s *fsmSnapshot) Release() { s.s.Release() }

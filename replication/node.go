@@ -237,13 +237,15 @@ func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {
 		}
 	}
 	if snaps == nil {
-		s, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.logger.Named("snapshot"))
+		// One retained: local snapshots are markers, and a received full
+		// snapshot is needed only until the next marker follows it.
+		s, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 1, n.logger.Named("snapshot"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("replication: open snapshot store: %w", err)
 		}
 		snaps = s
 	}
-	return stable, snaps, nil
+	return stable, &markerStore{SnapshotStore: snaps, db: n.db}, nil
 }
 
 // restoreIfBehind handles the trap of a crash during a snapshot install:

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -136,12 +137,16 @@ func TestRestoresSnapshotWhenStateIsBehindIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := d.node.Raft().Snapshot().Error(); err != nil {
+	// Receive the state as a follower does: the full stream, stored in
+	// the file snapshot store (which replaces the local marker).
+	f := d.node.Raft().Snapshot()
+	if err := f.Error(); err != nil {
 		t.Fatal(err)
 	}
+	receiveSnapshot(t, f, filepath.Join(dir, "raft"))
 	d.stop(t)
-	// Simulate a crash in the middle of a snapshot install: bbolt is older
-	// than the newest snapshot, whose entries are gone from the log.
+	// Simulate a crash in the middle of the install: bbolt is older than
+	// the newest snapshot, whose entries are gone from the log.
 	if err := os.WriteFile(filepath.Join(dir, "state.db"), old, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +158,93 @@ func TestRestoresSnapshotWhenStateIsBehindIt(t *testing.T) {
 	if v := readKey(t, d.db, "n"); v != "20" {
 		t.Fatalf("n = %q after restart behind a snapshot, want 20", v)
 	}
+}
+
+// receiveSnapshot copies the snapshot f into a file snapshot store in dir,
+// as a follower's InstallSnapshot does.
+func receiveSnapshot(t *testing.T, f raft.SnapshotFuture, dir string) {
+	t.Helper()
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	store, err := raft.NewFileSnapshotStore(dir, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, trans := raft.NewInmemTransport("")
+	sink, err := store.Create(meta.Version, meta.Index, meta.Term, meta.Configuration, meta.ConfigurationIndex, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(sink, rc); err != nil || n != meta.Size {
+		t.Fatalf("received %d of %d bytes: %v", n, meta.Size, err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A local snapshot is a 16-byte marker, whatever the size of the state;
+// opening it streams the full state, which restores to the same data.
+func TestLocalSnapshotIsAMarkerAndOpensAsTheFullState(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, nil)
+	defer d.stop(t)
+	ctx := context.Background()
+	for i := range 50 {
+		e := storage.Entry{Now: 1, Cmds: []storage.Cmd{{Op: storage.OpSet, Keys: [][]byte{[]byte(fmt.Sprintf("k%d", i))}, Vals: [][]byte{bytes.Repeat([]byte("v"), 10000)}}}}
+		if _, err := d.node.Apply(ctx, e.Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := d.node.Raft().Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "raft", "snapshots", "*", "state.bin"))
+	if len(files) != 1 {
+		t.Fatalf("snapshot files %v, want one", files)
+	}
+	if st, err := os.Stat(files[0]); err != nil || st.Size() != markerSize {
+		t.Fatalf("local snapshot on disk: %v, %v; want a %d-byte marker", st, err, markerSize)
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if meta.Size < 500000 {
+		t.Fatalf("opened snapshot announces %d bytes; the state holds 500 kB of values", meta.Size)
+	}
+	fresh, err := storage.Open(filepath.Join(t.TempDir(), "state.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	counted := &countingReader{r: rc}
+	if err := fresh.Restore(counted); err != nil {
+		t.Fatal(err)
+	}
+	if counted.n != meta.Size {
+		t.Fatalf("stream had %d bytes, metadata said %d", counted.n, meta.Size)
+	}
+	want, _ := d.db.Digest()
+	if got, _ := fresh.Digest(); got != want || fresh.AppliedIndex() != d.db.AppliedIndex() {
+		t.Fatalf("restored digest %s at %d, want %s at %d", got, fresh.AppliedIndex(), want, d.db.AppliedIndex())
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func TestSnapshotHeaderIndexIsWhatBboltHeld(t *testing.T) {

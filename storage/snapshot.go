@@ -45,6 +45,11 @@ func (db *DB) Snapshot() (*Snapshot, error) {
 // AppliedIndex is the applied index the snapshot contains.
 func (s *Snapshot) AppliedIndex() uint64 { return s.applied }
 
+// Size is the number of bytes WriteTo writes.
+func (s *Snapshot) Size() int64 { return snapshotHeaderSize + s.tx.Size() }
+
+const snapshotHeaderSize = int64(len(snapshotMagic)) + 8
+
 // WriteTo streams the snapshot: a header, then a copy of the bbolt file.
 func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	var hdr [16]byte
