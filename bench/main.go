@@ -30,14 +30,14 @@ import (
 )
 
 var (
-	flagReps     = flag.Int("reps", 3, "interleaved repetitions per cell (the median is reported)")
-	flagN        = flag.Int("n", 200000, "requests per redis-benchmark run")
-	flagClients  = flag.Int("c", 50, "redis-benchmark connections")
-	flagKeyspace = flag.Int("r", 100000, "redis-benchmark random keyspace")
-	flagOut      = flag.String("out", "bench/results", "directory for results.md and chart.png")
-	flagWork     = flag.String("work", "", "directory for binaries and data dirs (default: a fresh temporary one, removed afterwards)")
-	flagPort     = flag.Int("port", 7600, "first loopback port to use")
-	flagNoSingle = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
+	flagReps        = flag.Int("reps", 3, "interleaved repetitions per cell (the median is reported)")
+	flagN           = flag.Int("n", 200000, "requests per redis-benchmark run")
+	flagClients     = flag.Int("c", 50, "redis-benchmark connections")
+	flagKeyspace    = flag.Int("r", 100000, "redis-benchmark random keyspace")
+	flagOut         = flag.String("out", "bench/results", "directory for results.md and chart.png")
+	flagWork        = flag.String("work", "", "directory for binaries and data dirs (default: a fresh temporary one, removed afterwards)")
+	flagPort        = flag.Int("port", 7600, "first loopback port to use")
+	flagSkipCluster = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
 
 	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
 	flagSessions = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")

@@ -67,7 +67,7 @@ func runMatrix(ctx context.Context, bin, work string) error {
 		return err
 	}
 	systems = append(systems, system{"keepkv 1 node", []*server{one}})
-	if !*flagNoSingle {
+	if !*flagSkipCluster {
 		nodes, err := startCluster(ctx, bin, filepath.Join(work, "keepkv3"), port+10)
 		systems = append(systems, system{"keepkv 3 nodes", nodes})
 		if err != nil {
