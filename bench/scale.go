@@ -117,10 +117,8 @@ func timeRestart(ctx context.Context, n *server, want int) (time.Duration, error
 }
 
 func getBenchmark(ctx context.Context, port, keys int) (sample, error) {
-	saved := *flagKeyspace
-	*flagKeyspace = keys
-	defer func() { *flagKeyspace = saved }()
-	return redisBenchmark(ctx, port, cell{test: "get", pipe: 16, size: sessionSize, c: *flagClients}, "GET", "session:__rand_int__")
+	c := cell{test: "get", pipe: 16, size: sessionSize, c: *flagClients, n: *flagN, keyspace: keys}
+	return redisBenchmark(ctx, port, c, "GET", "session:__rand_int__")
 }
 
 func runScale(ctx context.Context, bin, dir string) error {
