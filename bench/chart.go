@@ -32,6 +32,7 @@ func (r report) chart(path string) error {
 		p.Legend.Top = true
 		var labels []string
 		var cells []int
+		top := 0.0
 		for ci, c := range r.cells {
 			if panel.pick(c) {
 				cells = append(cells, ci)
@@ -42,6 +43,7 @@ func (r report) chart(path string) error {
 			vals := make(plotter.Values, len(cells))
 			for i, ci := range cells {
 				vals[i] = r.medians[ci][si].rps / 1000
+				top = max(top, vals[i])
 			}
 			bars, err := plotter.NewBarChart(vals, width)
 			if err != nil {
@@ -54,6 +56,8 @@ func (r report) chart(path string) error {
 			p.Legend.Add(s.name, bars)
 		}
 		p.NominalX(labels...)
+		// Headroom above the tallest bar for the legend.
+		p.Y.Min, p.Y.Max = 0, top*1.35
 		p.Add(plotter.NewGrid())
 		plots[pi] = []*plot.Plot{p}
 	}
