@@ -81,6 +81,7 @@ func (s *server) rss() int64 {
 
 func keepkvNode(bin, dir string, port int, extra ...string) *server {
 	args := append([]string{"--addr", fmt.Sprintf("127.0.0.1:%d", port), "--dir", filepath.Join(dir, "data"), "--log-level", "warn"}, extra...)
+	args = append(args, strings.Fields(*flagKeepkv)...)
 	return &server{name: "keepkv", port: port, dir: dir, bin: bin, args: args}
 }
 
