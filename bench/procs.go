@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +63,26 @@ func (s *server) stop(sig syscall.Signal) {
 	s.cmd.Wait()
 	s.cmd = nil
 	s.log.Close()
+}
+
+// majorFaults returns how many page faults of the process had to read
+// from disk so far (field 12 of /proc/<pid>/stat).
+func (s *server) majorFaults() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:])) // fields 3 onwards
+	if len(f) < 10 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[9], 10, 64)
+	return n
 }
 
 // rss returns the process's resident set size in bytes.

@@ -143,21 +143,24 @@ func runScale(ctx context.Context, bin, dir string) error {
 	if _, err := load(ctx, n.addr(), 0, baseKeys, sessionKey, sessionValue, ttl...); err != nil {
 		return err
 	}
+	faults := n.majorFaults()
 	small, err := getBenchmark(ctx, n.port, baseKeys)
 	if err != nil {
 		return err
 	}
+	smallFaults := n.majorFaults() - faults
 	rate, err := load(ctx, n.addr(), baseKeys, total, sessionKey, sessionValue, ttl...)
 	if err != nil {
 		return err
 	}
 	report("- loaded %d sessions of %d bytes (EX 7 days) at %.0f SET/s (8 connections, pipelines of 500)", total, sessionSize, rate)
+	faults = n.majorFaults()
 	large, err := getBenchmark(ctx, n.port, total)
 	if err != nil {
 		return err
 	}
-	report("- GET -P 16 -c %d: %.0f req/s (p99 %.2f ms) over %d sessions vs %.0f req/s (p99 %.2f ms) over %d: ratio %.2f (goal ≥ 0.8)",
-		*flagClients, large.rps, large.p99, total, small.rps, small.p99, baseKeys, large.rps/small.rps)
+	report("- GET -P 16 -c %d: %.0f req/s (p99 %.2f ms, %d major page faults) over %d sessions vs %.0f req/s (p99 %.2f ms, %d major page faults) over %d: ratio %.2f (goal ≥ 0.8)",
+		*flagClients, large.rps, large.p99, n.majorFaults()-faults, total, small.rps, small.p99, smallFaults, baseKeys, large.rps/small.rps)
 	raw := int64(total) * int64(len(sessionKey(0))+sessionSize)
 	used, parts := diskUse(filepath.Join(dir, "data"))
 	names := make([]string, 0, len(parts))
