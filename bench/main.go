@@ -37,7 +37,7 @@ var (
 	flagOut         = flag.String("out", "bench/results", "directory for results.md and chart.png")
 	flagWork        = flag.String("work", "", "directory for binaries and data dirs (default: a fresh temporary one, removed afterwards)")
 	flagPort        = flag.Int("port", 7600, "first loopback port to use")
-	flagKeepkv      = flag.String("keepkv-flags", "", "extra flags for every keepkv process, e.g. \"--pprof-addr 127.0.0.1:7701\" to profile a run")
+	flagKeepkv      = flag.String("keepkv-flags", "", "extra flags for every keepkv process, e.g. \"--pprof-addr 127.0.0.1:7701\" (with -skip-cluster or -scale: one process) to profile a run")
 	flagSkipCluster = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
 
 	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
