@@ -237,6 +237,9 @@ func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {
 		}
 	}
 	if snaps == nil {
+		if err := removePartialSnapshots(filepath.Join(n.cfg.Dir, "snapshots")); err != nil {
+			return nil, nil, err
+		}
 		// One retained: local snapshots are markers, and a received full
 		// snapshot is needed only until the next marker follows it.
 		s, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 1, n.logger.Named("snapshot"))
@@ -246,6 +249,24 @@ func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {
 		snaps = s
 	}
 	return stable, &markerStore{SnapshotStore: snaps, db: n.db}, nil
+}
+
+// removePartialSnapshots deletes the snapshot directories a crash left
+// unfinished (the file store's ".tmp" ones). Raft never reads them and
+// never removes them, and one left by a crash while receiving a snapshot
+// holds a partial copy of the whole state. Before Raft starts, none can be
+// in progress.
+func removePartialSnapshots(dir string) error {
+	partial, err := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	if err != nil {
+		return err
+	}
+	for _, p := range partial {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("replication: remove unfinished snapshot: %w", err)
+		}
+	}
+	return nil
 }
 
 // restoreIfBehind handles the trap of a crash during a snapshot install:

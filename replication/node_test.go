@@ -236,6 +236,46 @@ func TestLocalSnapshotIsAMarkerAndOpensAsTheFullState(t *testing.T) {
 	}
 }
 
+// A snapshot a crash left half received is deleted on the next start;
+// finished snapshots are kept.
+func TestStartRemovesUnfinishedSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, nil)
+	if _, err := d.node.Apply(context.Background(), incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.node.Raft().Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	d.stop(t)
+	snapDir := filepath.Join(dir, "raft", "snapshots")
+	finished, _ := filepath.Glob(filepath.Join(snapDir, "*", "meta.json"))
+	partial := filepath.Join(snapDir, "2-7-1795407569061.tmp")
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, "state.bin"), make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d = startDiskNode(t, dir, nil)
+	defer d.stop(t)
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Fatalf("unfinished snapshot still there after restart: %v", err)
+	}
+	for _, f := range finished {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("finished snapshot removed: %v", err)
+		}
+	}
+	if len(finished) == 0 {
+		t.Fatal("the setup took no snapshot")
+	}
+	if got := readKey(t, d.db, "n"); got != "1" {
+		t.Fatalf("after restart n = %q, want 1", got)
+	}
+}
+
 type countingReader struct {
 	r io.Reader
 	n int64
