@@ -45,20 +45,44 @@ func keepkvBinary(t *testing.T) string {
 	return binPath
 }
 
+// freePort returns a loopback port that is free now (see the ports block).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	portsOnce.Do(func() {
+		low := 32768 // Linux's default start of the ephemeral range
+		if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+			fmt.Sscan(string(b), &low)
 		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p+10000 <= 65535 {
+		portsEnd = min(low, 65535-10000)
+		portsNext = 10000 + rand.IntN(portsEnd-10000)
+	})
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range portsEnd - 10000 {
+		p := portsNext
+		portsNext++
+		if portsNext >= portsEnd {
+			portsNext = 10000
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
 			return p
 		}
 	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return 0
 }
+
+// Ports handed out by freePort: below the kernel's ephemeral range, so a
+// restarting node never finds its port taken as the source port of some
+// outgoing connection (nodes here dial from their own addresses), and
+// never the same port twice in one test binary. Each port p leaves room
+// for keepkv's default Raft port p+10000.
+var (
+	portsOnce           sync.Once
+	portsMu             sync.Mutex
+	portsNext, portsEnd int
+)
 
 // proc is a keepkv process started by this test.
 type proc struct {
