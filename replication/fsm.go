@@ -50,10 +50,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l
 // Snapshot checkpoints everything applied and returns a marker of the
 // applied index: the state itself stays in bbolt (see markerStore).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	if err := f.db.Flush(); err != nil {
-		return nil, err
-	}
-	return markerSnapshot{applied: f.db.AppliedIndex()}, nil
+	return markerSnapshot{db: f.db, applied: f.db.AppliedIndex()}, nil
 }
 
 // Restore replaces the state with a snapshot stream.

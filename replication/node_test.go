@@ -32,7 +32,12 @@ type diskNode struct {
 // startDiskNode starts a single node with real on-disk stores in dir.
 func startDiskNode(t *testing.T, dir string, tweak func(*Config)) *diskNode {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(dir, "state.db"), storage.Options{InitialMmapSize: 1 << 24})
+	return startDiskNodeWith(t, dir, storage.Options{InitialMmapSize: 1 << 24}, tweak)
+}
+
+func startDiskNodeWith(t *testing.T, dir string, opts storage.Options, tweak func(*Config)) *diskNode {
+	t.Helper()
+	db, err := storage.Open(filepath.Join(dir, "state.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,5 +437,43 @@ func TestClusterReplicatesIdentically(t *testing.T) {
 	}
 	if err := c.nodes[f].ReadBarrier(ctx); err != ErrNotLeader {
 		t.Fatalf("follower read barrier: %v", err)
+	}
+}
+
+// Raft takes the FSM's snapshot on the FSM goroutine, where a checkpoint
+// would hold up every apply; the marker's Persist checkpoints instead, and
+// the snapshot is not done before bbolt holds its index.
+func TestSnapshotCheckpointsBeforeItCompletes(t *testing.T) {
+	d := startDiskNodeWith(t, t.TempDir(), storage.Options{InitialMmapSize: 1 << 24, CheckpointInterval: time.Hour}, nil)
+	defer d.stop(t)
+	ctx := context.Background()
+	// The first checkpoint is not paced; after it, only the snapshot's own
+	// can make the next writes durable within the hour.
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	for d.db.DurableIndex() == 0 {
+		<-d.db.CheckpointEnd()
+	}
+	for range 5 {
+		if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.db.DurableIndex() >= d.db.AppliedIndex() {
+		t.Fatalf("durable %d, applied %d: the setup left nothing to checkpoint", d.db.DurableIndex(), d.db.AppliedIndex())
+	}
+	f := d.node.Raft().Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	durable := d.db.DurableIndex() // before Open, which checkpoints to stream
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if durable < meta.Index {
+		t.Fatalf("snapshot at %d completed with bbolt durable at %d", meta.Index, durable)
 	}
 }

@@ -68,9 +68,19 @@ func (s *markerStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error)
 }
 
 // markerSnapshot is the FSM's snapshot: the applied index bbolt holds.
-type markerSnapshot struct{ applied uint64 }
+// Raft takes it on the FSM goroutine, so it only notes the index; Persist,
+// on Raft's snapshot goroutine, checkpoints bbolt up to it (and beyond)
+// before the marker is written and Raft may compact the log.
+type markerSnapshot struct {
+	db      *storage.DB
+	applied uint64
+}
 
 func (m markerSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := m.db.Flush(); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("replication: checkpoint for snapshot at %d: %w", m.applied, err)
+	}
 	var b [markerSize]byte
 	copy(b[:], markerMagic[:])
 	binary.BigEndian.PutUint64(b[len(markerMagic):], m.applied)

@@ -81,6 +81,9 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keepkv_durability", "raft-fsync"}, {"keepkv_state_file_bytes", strconv.FormatInt(s.db.Size(), 10)},
 			{"keepkv_state_used_bytes", strconv.FormatInt(s.db.UsedBytes(), 10)},
 			{"keepkv_applied_index", u64s(s.db.AppliedIndex())},
+			{"keepkv_checkpoint_pending_bytes", i64s(s.db.PendingBytes())},
+			{"keepkv_checkpoint_backlog_waits", i64s(s.db.BacklogWaits())},
+			{"keepkv_expiry_paced_waits", i64s(s.stats.expirePaced.Load())},
 		}
 	case "stats":
 		st := &s.stats

@@ -88,7 +88,7 @@ func (e *expirer) run(stop, done chan struct{}) {
 		now := time.Now().UnixMilli()
 		e.refill(now)
 		if due := e.due(now); len(due) > 0 {
-			e.expire(now, due)
+			e.expire(now, due, stop)
 		}
 		select {
 		case <-stop:
@@ -164,8 +164,12 @@ func (e *expirer) due(now int64) []ttl.Item {
 
 // expire proposes conditional deletes for due items in sorted order, a
 // wave of batches at a time. Items whose proposal failed are retried on a
-// later tick.
-func (e *expirer) expire(now int64, due []ttl.Item) {
+// later tick. A mass expiry can outpace the checkpoints that write its
+// deletes to bbolt (each delete rewrites a random page of a large store):
+// before each wave it waits while the checkpoint backlog is over half its
+// bound, so that client writes never wait on it. It returns early, leaving
+// the rest to the next leader, when stop is closed.
+func (e *expirer) expire(now int64, due []ttl.Item, stop <-chan struct{}) {
 	sort.Slice(due, func(i, j int) bool {
 		if due[i].DB != due[j].DB {
 			return due[i].DB < due[j].DB
@@ -173,6 +177,18 @@ func (e *expirer) expire(now int64, due []ttl.Item) {
 		return due[i].Key < due[j].Key
 	})
 	for i := 0; i < len(due); i += e.batch * expireWave {
+		for e.s.db.Backlogged() {
+			end := e.s.db.CheckpointEnd()
+			if !e.s.db.Backlogged() {
+				break
+			}
+			e.s.stats.expirePaced.Add(1)
+			select {
+			case <-end:
+			case <-stop:
+				return
+			}
+		}
 		e.expireWave(now, due[i:min(i+e.batch*expireWave, len(due))])
 	}
 }

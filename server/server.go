@@ -175,6 +175,7 @@ type stats struct {
 	commands    atomic.Int64
 	rejected    atomic.Int64
 	expired     atomic.Int64
+	expirePaced atomic.Int64 // expiry waves that waited for a checkpoint
 	hits        atomic.Int64
 	misses      atomic.Int64
 }

@@ -64,12 +64,59 @@ func (db *DB) ApplyBatch(entries []LogEntry) (Applied, error) {
 		return Applied{}, err
 	}
 	db.kickCheckpoint()
-	if db.pending.Load() > db.opts.MaxPending {
-		if err := db.Flush(); err != nil {
-			return Applied{}, err
-		}
+	if err := db.awaitBacklog(db.opts.MaxPending); err != nil {
+		return Applied{}, err
 	}
 	return out, nil
+}
+
+// awaitBacklog returns once the applied changes waiting for a checkpoint
+// are at most limit bytes. It lets the background checkpointer catch up,
+// rather than starting a checkpoint of its own behind the one running.
+func (db *DB) awaitBacklog(limit int64) error {
+	for db.pending.Load() > limit {
+		end := db.checkpointEnd()
+		// A failed checkpoint fails every later one before it starts, and
+		// those do not end anything: check after taking end.
+		if err := db.checkpointErr(); err != nil {
+			return err
+		}
+		if db.pending.Load() <= limit {
+			break
+		}
+		db.waits.Add(1)
+		db.kickCheckpoint()
+		select {
+		case db.ckptNow <- struct{}{}:
+		default:
+		}
+		select {
+		case <-end:
+		case <-db.ckptStop: // closing: no background checkpoints any more
+			return db.Flush()
+		}
+	}
+	return nil
+}
+
+// Backlogged reports whether the changes waiting for a checkpoint exceed
+// half of MaxPending. Background work (the expiry driver) waits for
+// CheckpointEnd while it is true, so that it never makes client writes
+// wait for a checkpoint.
+func (db *DB) Backlogged() bool { return db.pending.Load() > db.opts.MaxPending/2 }
+
+// CheckpointEnd returns a channel that is closed when the checkpoint now
+// running, or else the next one, ends (committed or failed).
+func (db *DB) CheckpointEnd() <-chan struct{} {
+	end := db.checkpointEnd()
+	db.kickCheckpoint()
+	return end
+}
+
+func (db *DB) checkpointEnd() <-chan struct{} {
+	db.mem.RLock()
+	defer db.mem.RUnlock()
+	return db.ckptEnd
 }
 
 func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {

@@ -22,8 +22,8 @@ type Options struct {
 	// Default 5s.
 	Timeout time.Duration
 	// MaxPending bounds the bytes of applied changes waiting for a
-	// checkpoint; past it, ApplyBatch checkpoints before returning.
-	// Default 64 MiB.
+	// checkpoint; past it, ApplyBatch waits for the background checkpoint
+	// before returning. Default 256 MiB.
 	MaxPending int64
 	// CheckpointInterval is the least time between two background
 	// checkpoints: longer means fewer, larger bbolt commits and more Raft
@@ -45,7 +45,7 @@ func (o Options) withDefaults() Options {
 		o.CheckpointInterval = 100 * time.Millisecond
 	}
 	if o.MaxPending == 0 {
-		o.MaxPending = 64 << 20
+		o.MaxPending = 256 << 20
 	}
 	if o.OnCheckpointError == nil {
 		o.OnCheckpointError = func(error) {}
@@ -76,18 +76,21 @@ type DB struct {
 	durable uint64      // applied index checkpointed to bbolt
 	ckptErr error
 	pending atomic.Int64
+	ckptEnd chan struct{} // closed when the running or next checkpoint ends
+	waits   atomic.Int64  // ApplyBatch calls that waited for a checkpoint
 
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 
 	ckptKick chan struct{}
+	ckptNow  chan struct{} // the backlog is over MaxPending: skip the pacing
 	ckptStop chan struct{}
 	ckptDone chan struct{}
 }
 
 // Open opens (creating if needed) the bbolt file at path.
 func Open(path string, opts Options) (*DB, error) {
-	db := &DB{path: path, opts: opts.withDefaults(), active: newLayer(),
-		ckptKick: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
+	db := &DB{path: path, opts: opts.withDefaults(), active: newLayer(), ckptEnd: make(chan struct{}),
+		ckptKick: make(chan struct{}, 1), ckptNow: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create dir: %w", err)
 	}
@@ -195,6 +198,14 @@ func (db *DB) measure() {
 	free := int64(db.bolt.Stats().FreeAlloc)
 	db.used.Store(max(size-free, 0))
 }
+
+// PendingBytes returns the approximate bytes of applied changes waiting
+// for a checkpoint.
+func (db *DB) PendingBytes() int64 { return db.pending.Load() }
+
+// BacklogWaits returns how many times an apply waited for a checkpoint
+// because more than MaxPending bytes were waiting for one.
+func (db *DB) BacklogWaits() int64 { return db.waits.Load() }
 
 // UsedBytes returns the bytes the state occupies: the in-use part of the
 // bbolt file at the last checkpoint plus what waits for the next one.

@@ -204,6 +204,7 @@ func (db *DB) Flush() error {
 	if len(list) == 0 {
 		return nil
 	}
+	defer db.endCheckpoint()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, l := range list {
 			if err := l.writeTo(tx); err != nil {
@@ -230,6 +231,14 @@ func (db *DB) Flush() error {
 	db.pending.Add(-freed)
 	db.measure()
 	return nil
+}
+
+// endCheckpoint wakes whoever waits for this checkpoint to end.
+func (db *DB) endCheckpoint() {
+	db.mem.Lock()
+	defer db.mem.Unlock()
+	close(db.ckptEnd)
+	db.ckptEnd = make(chan struct{})
 }
 
 // seal closes the active layer, if it holds anything, and returns every
@@ -277,7 +286,8 @@ func (db *DB) layersLocked() []*memLayer {
 // checkpointer commits layers in the background whenever there are any:
 // while one checkpoint runs, batches pile up in the active layer and the
 // next checkpoint writes them all at once.
-// Checkpoints are at least CheckpointInterval apart.
+// Checkpoints are at least CheckpointInterval apart, unless applies wait
+// for one (the backlog is over MaxPending).
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
 	pace := time.NewTimer(0)
@@ -292,6 +302,7 @@ func (db *DB) checkpointer() {
 		case <-db.ckptStop:
 			return
 		case <-pace.C:
+		case <-db.ckptNow:
 		}
 		if err := db.Flush(); err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)

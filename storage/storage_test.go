@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func mustOpen(t testing.TB) *DB {
@@ -478,4 +480,62 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// An apply that takes the backlog past MaxPending returns once the
+// checkpointer has caught up, without waiting out CheckpointInterval, and
+// Backlogged/CheckpointEnd let background work wait before it gets there.
+func TestBacklogOverMaxPendingWaitsForCheckpointer(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"),
+		Options{CheckpointInterval: time.Hour, MaxPending: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := strings.Repeat("v", 1000)
+	batch := func(idx uint64, n int) LogEntry {
+		cmds := make([]Cmd, n)
+		for i := range cmds {
+			cmds[i] = set(fmt.Sprintf("k:%d:%d", idx, i), value, 0)
+		}
+		return LogEntry{Index: idx, Data: entry(1, cmds...)}
+	}
+	// The first checkpoint is not paced; every later one would wait an hour.
+	mustApply(t, db, batch(1, 1))
+	<-db.CheckpointEnd()
+	if db.DurableIndex() != 1 {
+		t.Fatalf("durable %d after the first checkpoint, want 1", db.DurableIndex())
+	}
+
+	// Under the bound: applied, not waited for, and counted as backlog once
+	// past half of it.
+	mustApply(t, db, batch(2, 40))
+	if db.DurableIndex() != 1 || db.BacklogWaits() != 0 {
+		t.Fatalf("40 KB under a 64 KiB bound: durable %d, waits %d; want 1, 0", db.DurableIndex(), db.BacklogWaits())
+	}
+	if !db.Backlogged() {
+		t.Fatalf("%d bytes pending of 64 KiB: want Backlogged", db.PendingBytes())
+	}
+
+	for idx := uint64(3); idx <= 5; idx++ {
+		done := make(chan error, 1)
+		go func() { _, err := db.ApplyBatch([]LogEntry{batch(idx, 40)}); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("apply %d over MaxPending still waiting after a minute: the checkpointer kept its pacing", idx)
+		}
+		if p := db.PendingBytes(); p > 64<<10 {
+			t.Fatalf("apply %d returned with %d bytes pending, over the 64 KiB bound", idx, p)
+		}
+	}
+	if db.BacklogWaits() == 0 {
+		t.Fatal("applies went over MaxPending but none was counted as waiting")
+	}
+	if v, _ := get(t, db, "k:5:39", 1); v != value {
+		t.Fatalf("k:5:39 = %.10q…, want the value", v)
+	}
 }

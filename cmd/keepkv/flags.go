@@ -107,8 +107,11 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.LeaderWait, "leader-wait", 5*time.Second, "how long a command waits for a leader before failing with CLUSTERDOWN")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout")
 	fs.DurationVar(&c.ElectionTimeout, "election-timeout", 500*time.Millisecond, "Raft election timeout")
-	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
-	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
+	// A snapshot is a checkpoint plus a 16-byte marker, so it is cheap to
+	// take often, and a node reads every log entry after the last one when
+	// it starts: frequent snapshots keep restarts fast.
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", 256, "log entries between snapshots")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 5*time.Second, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft (or client) address instead of bootstrapping")
