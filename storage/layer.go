@@ -90,6 +90,21 @@ func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte 
 	return tx.Bucket(dbBuckets[db]).Get(dataKey(key))
 }
 
+// indexed reports whether the expiry index holds k (an indexKey in
+// database db), looking through layers (newest first) to tx.
+func indexed(layers []*memLayer, tx *bolt.Tx, db uint8, k []byte) bool {
+	for _, l := range layers {
+		if present, ok := l.index[string(k)]; ok {
+			return present
+		}
+		if l.cleared[db] {
+			return false
+		}
+	}
+	found, _ := tx.Bucket(bucketExpiry).Cursor().Seek(k)
+	return bytes.Equal(found, k)
+}
+
 // writeTo writes the layer into a bbolt write transaction.
 //
 // Keys go in sorted order. bbolt keeps a node's entries in a sorted slice

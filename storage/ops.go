@@ -288,12 +288,16 @@ func (a *applier) getEx(c *Cmd) Result {
 	return res
 }
 
+// expireIf deletes the key if its deadline is still c.Deadline and has
+// passed. The expiry index holds (deadline, db, key) exactly when the key
+// has that deadline, so the check reads the index, where the keys sharing
+// a deadline sit together, not the key's record, which in a large store is
+// on a page of its own that may not be in memory.
 func (a *applier) expireIf(c *Cmd) Result {
-	rec, ok := decodeRecord(a.raw(c.DB, c.Keys[0]))
-	if !ok || rec.deadline != c.Deadline || !expired(rec.deadline, a.now) {
+	if !expired(c.Deadline, a.now) || !indexed(a.layers, a.tx, c.DB, indexKey(c.Deadline, c.DB, c.Keys[0])) {
 		return intResult(0)
 	}
-	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: rec}
+	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: record{deadline: c.Deadline}}
 	a.del(&s)
 	return intResult(1)
 }

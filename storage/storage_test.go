@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -295,6 +296,70 @@ func TestCountsMatchContents(t *testing.T) {
 	})
 	if idx != withTTL {
 		t.Fatalf("expiry index has %d entries, %d keys have deadlines", idx, withTTL)
+	}
+	// Each index entry names a stored key with that deadline (OpExpireIf
+	// decides from the index alone).
+	db.View(func(r *Reader) error {
+		return r.tx.Bucket(bucketExpiry).ForEach(func(k, _ []byte) error {
+			deadline, n, key := int64(binary.BigEndian.Uint64(k)), k[8], k[9:]
+			rec, ok := decodeRecord(r.tx.Bucket(dbBuckets[n]).Get(dataKey(key)))
+			if !ok || rec.deadline != deadline {
+				t.Errorf("index has %q in db %d at %d; its record: found %v, deadline %d", key, n, deadline, ok, rec.deadline)
+			}
+			return nil
+		})
+	})
+}
+
+// OpExpireIf deletes exactly the keys whose record still has the given,
+// passed deadline, in the checkpointed file and in the layers above it.
+func TestExpireIfAgreesWithRecords(t *testing.T) {
+	for _, flush := range []bool{false, true} {
+		db := mustOpen(t)
+		log := randomLog(11, 2000)
+		mustApply(t, db, log...)
+		if flush {
+			if err := db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The records' own view, read before any expire.
+		deadlines := map[string]int64{}
+		db.View(func(r *Reader) error {
+			for i := range 20 {
+				key := fmt.Sprintf("k%d", i)
+				if rec, ok := decodeRecord(lookupLayers(db.layersLocked(), r.tx, 0, []byte(key))); ok {
+					deadlines[key] = rec.deadline
+				}
+			}
+			return nil
+		})
+		idx := uint64(len(log))
+		later := int64(1 << 62)
+		for i := range 20 {
+			key := fmt.Sprintf("k%d", i)
+			d, exists := deadlines[key]
+			for _, try := range []int64{d + 1, d - 1, d} {
+				idx++
+				out := mustApply(t, db, LogEntry{Index: idx, Data: entry(later, Cmd{Op: OpExpireIf, Keys: [][]byte{[]byte(key)}, Deadline: try})})
+				want := int64(0)
+				if exists && d != 0 && try == d {
+					want = 1
+				}
+				if got := out.Results[0][0].Int; got != want {
+					t.Fatalf("flushed=%v: EXPIREIF %s at %d (record: exists %v, deadline %d) = %d, want %d", flush, key, try, exists, d, got, want)
+				}
+			}
+		}
+		var left int64
+		for _, d := range deadlines {
+			if d == 0 {
+				left++
+			}
+		}
+		if db.KeyCount(0) != left || db.ExpiresCount(0) != 0 {
+			t.Fatalf("flushed=%v: %d keys, %d with deadlines left; want %d, 0", flush, db.KeyCount(0), db.ExpiresCount(0), left)
+		}
 	}
 }
 
