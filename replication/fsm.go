@@ -47,8 +47,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 // Apply applies a single entry.
 func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// Snapshot checkpoints everything applied and returns a marker of the
-// applied index: the state itself stays in bbolt (see markerStore).
+// Snapshot returns a marker of the applied index: the state itself stays
+// in bbolt (see markerStore), and the marker's Persist checkpoints it.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return markerSnapshot{db: f.db, applied: f.db.AppliedIndex()}, nil
 }
