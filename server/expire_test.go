@@ -102,17 +102,17 @@ func TestFarDeadlinesStayOnDisk(t *testing.T) {
 	}
 }
 
-// The checkpoint backlog bound is small here and checkpoints are slow, as
-// on a large store where every delete rewrites a page of its own: the
-// expiry driver must pace itself on the backlog instead of pushing it past
-// the bound, where client writes would wait for a checkpoint.
+// The checkpoint backlog bound is small here and checkpoints happen only
+// when somebody waits for one, as if each took forever: the expiry driver
+// must pace itself on the backlog instead of pushing it past the bound,
+// where client writes would wait for a checkpoint.
 func TestMassExpiryDoesNotStallWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100k keys; run without -short")
 	}
 	s := startServer(t, func(c *Config) {
 		c.Storage.MaxPending = 8 << 20
-		c.Storage.CheckpointInterval = time.Second
+		c.Storage.CheckpointInterval = time.Hour
 	})
 	ctx := context.Background()
 	c := client(t, s.Addr().String(), 2)
@@ -142,7 +142,9 @@ func TestMassExpiryDoesNotStallWrites(t *testing.T) {
 	if got := s.DB().ExpiresCount(0); got != n {
 		t.Fatalf("%d keys have deadlines, want %d", got, n)
 	}
-	waitFor(t, 10*time.Second, "the load's checkpoint", func() bool { return s.DB().PendingBytes() == 0 })
+	if err := s.DB().Flush(); err != nil {
+		t.Fatal(err)
+	}
 	waitsBefore := s.DB().BacklogWaits()
 	// Writers keep going while the 100k keys expire.
 	var wrote atomic.Int64
@@ -187,7 +189,7 @@ func TestMassExpiryDoesNotStallWrites(t *testing.T) {
 		t.Fatalf("applies waited %d times for a checkpoint during the mass expiry", w)
 	}
 	if s.stats.expirePaced.Load() == 0 {
-		t.Fatal("13 MB of deletes against a 4 MiB pacing threshold and 1 s checkpoints, but the expiry driver never waited")
+		t.Fatal("13 MB of deletes against a 4 MiB pacing threshold and no paced checkpoints, but the expiry driver never waited")
 	}
 	t.Logf("100k keys physically expired %v after their deadline; %d writes meanwhile, max write latency %v; expiry waited for %d checkpoints",
 		drained, wrote.Load(), time.Duration(maxLatency.Load())*time.Microsecond, s.stats.expirePaced.Load())

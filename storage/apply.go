@@ -85,11 +85,7 @@ func (db *DB) awaitBacklog(limit int64) error {
 			break
 		}
 		db.waits.Add(1)
-		db.kickCheckpoint()
-		select {
-		case db.ckptNow <- struct{}{}:
-		default:
-		}
+		db.urgeCheckpoint()
 		select {
 		case <-end:
 		case <-db.ckptStop: // closing: no background checkpoints any more
@@ -106,10 +102,12 @@ func (db *DB) awaitBacklog(limit int64) error {
 func (db *DB) Backlogged() bool { return db.pending.Load() > db.opts.MaxPending/2 }
 
 // CheckpointEnd returns a channel that is closed when the checkpoint now
-// running, or else the next one, ends (committed or failed).
+// running, or else the next one, ends (committed or failed). The next one
+// starts without waiting out CheckpointInterval: a checkpoint somebody
+// waits for is due.
 func (db *DB) CheckpointEnd() <-chan struct{} {
 	end := db.checkpointEnd()
-	db.kickCheckpoint()
+	db.urgeCheckpoint()
 	return end
 }
 

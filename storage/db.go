@@ -82,7 +82,7 @@ type DB struct {
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 
 	ckptKick chan struct{}
-	ckptNow  chan struct{} // the backlog is over MaxPending: skip the pacing
+	ckptNow  chan struct{} // somebody waits for the next checkpoint: skip the pacing
 	ckptStop chan struct{}
 	ckptDone chan struct{}
 }

@@ -301,8 +301,8 @@ func (db *DB) layersLocked() []*memLayer {
 // checkpointer commits layers in the background whenever there are any:
 // while one checkpoint runs, batches pile up in the active layer and the
 // next checkpoint writes them all at once.
-// Checkpoints are at least CheckpointInterval apart, unless applies wait
-// for one (the backlog is over MaxPending).
+// Checkpoints are at least CheckpointInterval apart, unless somebody waits
+// for one (see urgeCheckpoint).
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
 	pace := time.NewTimer(0)
@@ -323,6 +323,16 @@ func (db *DB) checkpointer() {
 			db.opts.OnCheckpointError(err)
 		}
 		pace.Reset(db.opts.CheckpointInterval)
+	}
+}
+
+// urgeCheckpoint asks for a checkpoint that does not wait out
+// CheckpointInterval.
+func (db *DB) urgeCheckpoint() {
+	db.kickCheckpoint()
+	select {
+	case db.ckptNow <- struct{}{}:
+	default:
 	}
 }
 
