@@ -177,17 +177,15 @@ func (e *expirer) expire(now int64, due []ttl.Item, stop <-chan struct{}) {
 		return due[i].Key < due[j].Key
 	})
 	for i := 0; i < len(due); i += e.batch * expireWave {
-		for e.s.db.Backlogged() {
-			end := e.s.db.CheckpointEnd()
-			if !e.s.db.Backlogged() {
-				break
-			}
-			e.s.stats.expirePaced.Add(1)
-			select {
-			case <-end:
-			case <-stop:
-				return
-			}
+		waits, err := e.s.db.AwaitBacklog(stop)
+		e.s.stats.expirePaced.Add(int64(waits))
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if err != nil {
+			return // the store failed; the items stay in its index
 		}
 		e.expireWave(now, due[i:min(i+e.batch*expireWave, len(due))])
 	}

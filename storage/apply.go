@@ -64,42 +64,54 @@ func (db *DB) ApplyBatch(entries []LogEntry) (Applied, error) {
 		return Applied{}, err
 	}
 	db.kickCheckpoint()
-	if err := db.awaitBacklog(db.opts.MaxPending); err != nil {
+	waits, err := db.awaitBacklog(db.opts.MaxPending, nil)
+	db.waits.Add(int64(waits))
+	if err != nil {
 		return Applied{}, err
 	}
 	return out, nil
 }
 
 // awaitBacklog returns once the applied changes waiting for a checkpoint
-// are at most limit bytes. It lets the background checkpointer catch up,
+// are at most limit bytes, or when stop is closed, with the number of
+// checkpoints it waited for. It lets the background checkpointer catch up,
 // rather than starting a checkpoint of its own behind the one running.
-func (db *DB) awaitBacklog(limit int64) error {
+func (db *DB) awaitBacklog(limit int64, stop <-chan struct{}) (int, error) {
+	waits := 0
 	for db.pending.Load() > limit {
 		end := db.checkpointEnd()
 		// A failed checkpoint fails every later one before it starts, and
 		// those do not end anything: check after taking end.
 		if err := db.checkpointErr(); err != nil {
-			return err
+			return waits, err
 		}
 		if db.pending.Load() <= limit {
 			break
 		}
-		db.waits.Add(1)
+		waits++
 		db.urgeCheckpoint()
 		select {
 		case <-end:
+		case <-stop:
+			return waits, nil
 		case <-db.ckptStop: // closing: no background checkpoints any more
-			return db.Flush()
+			return waits, db.Flush()
 		}
 	}
-	return nil
+	return waits, nil
 }
 
 // Backlogged reports whether the changes waiting for a checkpoint exceed
-// half of MaxPending. Background work (the expiry driver) waits for
-// CheckpointEnd while it is true, so that it never makes client writes
-// wait for a checkpoint.
+// half of MaxPending, the bound AwaitBacklog keeps.
 func (db *DB) Backlogged() bool { return db.pending.Load() > db.opts.MaxPending/2 }
+
+// AwaitBacklog returns once at most half of MaxPending waits for a
+// checkpoint, or when stop is closed, with the number of checkpoints it
+// waited for. Background work (the expiry driver) calls it before each
+// step, so that it never makes client writes wait for a checkpoint.
+func (db *DB) AwaitBacklog(stop <-chan struct{}) (int, error) {
+	return db.awaitBacklog(db.opts.MaxPending/2, stop)
+}
 
 // CheckpointEnd returns a channel that is closed when the checkpoint now
 // running, or else the next one, ends (committed or failed). The next one
