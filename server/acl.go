@@ -157,6 +157,8 @@ func cmdACL(x *execCtx, args [][]byte) {
 		for _, u := range x.s.cfg.Users {
 			x.w.BulkString(u.Name)
 		}
+	case sub == "help" && len(args) == 2:
+		writeHelp(x.w, "ACL", "WHOAMI", "    Return the current connection username.", "LIST", "    Show users and their rules (password digests only).", "USERS", "    List all the registered usernames.")
 	case sub == "setuser" || sub == "deluser":
 		x.w.Error("ERR ACL " + strings.ToUpper(sub) + " is not supported by keepkv: define users with --users-file")
 	default:

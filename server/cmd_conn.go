@@ -205,18 +205,32 @@ func cmdClient(x *execCtx, args [][]byte) {
 	case sub == "info" && n == 2:
 		x.w.Verbatim(x.s.clientLine(x.st) + "\n")
 	case sub == "list":
+		keep, e := clientFilter(args[2:])
+		if e != "" {
+			x.w.Error(e)
+			return
+		}
 		var b strings.Builder
 		for _, st := range x.s.clientList() {
+			if !keep(st) {
+				continue
+			}
 			b.WriteString(x.s.clientLine(st))
 			b.WriteByte('\n')
 		}
 		x.w.Verbatim(b.String())
-	case sub == "no-evict" || sub == "no-touch":
+	case (sub == "no-evict" || sub == "no-touch") && n == 3:
+		if !eq(args[2], "on") && !eq(args[2], "off") {
+			x.w.Error(errSyntax)
+			return
+		}
 		x.w.OK()
-	case sub == "help":
-		x.w.Array(1)
-		x.w.Status("CLIENT <subcommand> [<arg> ...]. Subcommands: ID GETNAME SETNAME SETINFO INFO LIST HELP")
-	case sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info":
+	case sub == "help" && n == 2:
+		writeHelp(x.w, "CLIENT", "ID", "    Return the ID of the current connection.", "GETNAME", "    Return the name of the current connection.",
+			"SETNAME <name>", "    Assign the name <name> to the current connection.", "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library info.",
+			"INFO", "    Return information about the current client connection.", "LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+			"NO-EVICT (ON|OFF)", "    Accepted; keepkv evicts nothing.", "NO-TOUCH (ON|OFF)", "    Accepted.")
+	case sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info" || sub == "help" || sub == "no-evict" || sub == "no-touch":
 		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'client|%s' command", sub))
 	default:
 		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try CLIENT HELP.", args[1]))
@@ -268,3 +282,44 @@ func aclAdmin(args [][]byte) bool { return !eq(args[1], "whoami") }
 
 // CLIENT LIST shows every connection; the handshake subcommands are for all.
 func clientAdmin(args [][]byte) bool { return eq(args[1], "list") || eq(args[1], "kill") }
+
+// clientFilter parses CLIENT LIST's options: TYPE <type> or ID <id>...
+// Every connection keepkv has is of type normal.
+func clientFilter(opts [][]byte) (func(*connState) bool, string) {
+	all := func(*connState) bool { return true }
+	switch {
+	case len(opts) == 0:
+		return all, ""
+	case len(opts) == 2 && eq(opts[0], "type"):
+		switch strings.ToLower(string(opts[1])) {
+		case "normal":
+			return all, ""
+		case "master", "replica", "slave", "pubsub":
+			return func(*connState) bool { return false }, ""
+		}
+		return nil, fmt.Sprintf("ERR Unknown client type '%s'", opts[1])
+	case len(opts) >= 2 && eq(opts[0], "id"):
+		ids := map[uint64]bool{}
+		for _, a := range opts[1:] {
+			id, ok := parseInt(a)
+			if !ok || id <= 0 {
+				return nil, "ERR Invalid client ID"
+			}
+			ids[uint64(id)] = true
+		}
+		return func(st *connState) bool { return ids[st.id] }, ""
+	}
+	return nil, errSyntax
+}
+
+// writeHelp writes a HELP reply as Redis does: a header line, then the
+// given lines, then HELP's own.
+func writeHelp(w *replyWriter, cmd string, lines ...string) {
+	w.Array(len(lines) + 3)
+	w.Status(cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		w.Status(l)
+	}
+	w.Status("HELP")
+	w.Status("    Print this help.")
+}

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 
@@ -39,12 +42,7 @@ func cmdExists(x *execCtx, r *storage.Reader, args [][]byte) {
 	x.w.Int(n)
 }
 
-func typeName(t byte) string {
-	if t == storage.TypeString {
-		return "string"
-	}
-	return "none"
-}
+func typeName(t storage.Type) string { return t.String() }
 
 func cmdType(x *execCtx, r *storage.Reader, args [][]byte) {
 	v, ok := r.Get(x.st.db, args[1], x.now)
@@ -55,19 +53,26 @@ func cmdType(x *execCtx, r *storage.Reader, args [][]byte) {
 	x.w.Status(typeName(v.Type))
 }
 
-func cmdKeys(x *execCtx, r *storage.Reader, args [][]byte) {
+// The iterating commands (flagScan) read through the store's iteration
+// API, which sees everything applied without holding up applies; they get
+// no Reader.
+func cmdKeys(x *execCtx, _ *storage.Reader, args [][]byte) {
 	pattern := args[1]
 	all := len(pattern) == 1 && pattern[0] == '*'
-	res := r.Scan(x.st.db, 0, int(^uint(0)>>1), x.now, func(k []byte, _ storage.Value) bool {
+	res, err := x.s.db.ScanKeys(x.ctx, x.st.db, 0, int(^uint(0)>>1), x.now, func(k []byte, _ storage.Value) bool {
 		return all || globMatch(pattern, k)
 	})
+	if err != nil {
+		x.iterationFailed(err)
+		return
+	}
 	x.w.Array(len(res.Keys))
 	for _, k := range res.Keys {
 		x.w.Bulk(k)
 	}
 }
 
-func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
+func cmdScan(x *execCtx, _ *storage.Reader, args [][]byte) {
 	cursor, ok := parseCursor(args[1])
 	if !ok {
 		x.w.Error(errInvalidCursor)
@@ -75,6 +80,7 @@ func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
 	}
 	count := int64(10)
 	var pattern, typ []byte
+	usePattern := false
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
 			x.w.Error(errSyntax)
@@ -93,7 +99,10 @@ func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
 			}
 			count = n
 		case eq(a, "match"):
+			// As Redis: MATCH * is no pattern at all, so it returns the
+			// empty key, which globMatch("*", "") does not match.
 			pattern = args[i+1]
+			usePattern = !(len(pattern) == 1 && pattern[0] == '*')
 		case eq(a, "type"):
 			typ = args[i+1]
 		default:
@@ -101,12 +110,16 @@ func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
 			return
 		}
 	}
-	res := r.Scan(x.st.db, cursor, int(min(count, 1<<30)), x.now, func(k []byte, v storage.Value) bool {
+	res, err := x.s.db.ScanKeys(x.ctx, x.st.db, cursor, int(min(count, 1<<30)), x.now, func(k []byte, v storage.Value) bool {
 		if typ != nil && !eq(typ, typeName(v.Type)) {
 			return false
 		}
-		return pattern == nil || globMatch(pattern, k)
+		return !usePattern || globMatch(pattern, k)
 	})
+	if err != nil {
+		x.iterationFailed(err)
+		return
+	}
 	x.w.Array(2)
 	x.w.BulkString(strconv.FormatUint(res.Cursor, 10))
 	x.w.Array(len(res.Keys))
@@ -115,8 +128,12 @@ func cmdScan(x *execCtx, r *storage.Reader, args [][]byte) {
 	}
 }
 
-func cmdRandomKey(x *execCtx, r *storage.Reader, _ [][]byte) {
-	k, ok := r.RandomKey(x.st.db, rand.Uint64(), x.now)
+func cmdRandomKey(x *execCtx, _ *storage.Reader, _ [][]byte) {
+	k, ok, err := x.s.db.RandomKey(x.st.db, rand.Uint64(), x.now)
+	if err != nil {
+		x.iterationFailed(err)
+		return
+	}
 	if !ok {
 		x.w.Null()
 		return
@@ -150,7 +167,22 @@ func cmdFlush(op storage.Op) writeFunc {
 
 // parseCursor reads a SCAN cursor as Redis does, with C's strtoul: an
 // optional sign, and a negative value wraps around.
+//
+// Cursors keepkv returns are always below 2^53 (storage.MaxCursor), so that
+// JavaScript clients, which hold them as Numbers, read them exactly. Any
+// cursor a client makes up at or above 2^53 (a negative one wraps to such a
+// value, as does a 64-bit cursor from before this scheme) lies past the
+// end of the keyspace: SCAN answers with no keys and cursor 0, ending the
+// iteration, and never panics or wraps around to the start.
 func parseCursor(b []byte) (uint64, bool) {
+	// Redis reads the argument as a C string: it ends at the first NUL,
+	// and an empty one is cursor 0.
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) == 0 {
+		return 0, true
+	}
 	neg := len(b) > 0 && b[0] == '-'
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		b = b[1:]
@@ -163,4 +195,15 @@ func parseCursor(b []byte) (uint64, bool) {
 		v = -v
 	}
 	return v, true
+}
+
+// iterationFailed answers an iteration that failed or was cancelled (its
+// client went away, or the server is shutting down).
+func (x *execCtx) iterationFailed(err error) {
+	if errors.Is(err, context.Canceled) {
+		x.s.stats.iterationsCancelled.Add(1)
+		x.w.Error("ERR command cancelled: the client disconnected or the server is shutting down")
+		return
+	}
+	x.w.Error(clusterError(err))
 }

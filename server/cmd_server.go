@@ -18,7 +18,42 @@ func serverCommands() []*command {
 		{name: "command", arity: -1, flags: 0, group: "server", summary: "Returns detailed information about all commands.", since: "2.8.13", local: cmdCommand},
 		{name: "config", arity: -2, flags: flagAdmin, group: "server", summary: "A container for server configuration commands.", since: "2.0.0", local: cmdConfig},
 		{name: "time", arity: 1, flags: flagFast, group: "server", summary: "Returns the server time.", since: "2.6.0", local: cmdTime},
+		{name: "shutdown", arity: -1, flags: flagAdmin, group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", since: "1.0.0", local: cmdShutdown},
 	}
+}
+
+// cmdShutdown stops this node as SIGTERM does (the state is always
+// durable, so SAVE and NOSAVE change nothing). As Redis, a shutdown that
+// goes ahead sends no reply: the connection closes. ABORT has nothing to
+// abort, since a requested shutdown starts at once.
+func cmdShutdown(x *execCtx, args [][]byte) {
+	var save, nosave, abort, other bool
+	for _, a := range args[1:] {
+		switch {
+		case eq(a, "save"):
+			save = true
+		case eq(a, "nosave"):
+			nosave = true
+		case eq(a, "now"), eq(a, "force"):
+			other = true
+		case eq(a, "abort"):
+			abort = true
+		default:
+			x.w.Error(errSyntax)
+			return
+		}
+	}
+	if (save && nosave) || (abort && (save || nosave || other)) {
+		x.w.Error(errSyntax)
+		return
+	}
+	if abort {
+		x.w.Error("ERR No shutdown in progress.")
+		return
+	}
+	x.s.logger.Warn("SHUTDOWN requested", "client", x.st.addr, "user", x.st.user)
+	x.s.shutdownOnce.Do(func() { close(x.s.shutdownReq) })
+	x.st.quit = true
 }
 
 func cmdTime(x *execCtx, _ [][]byte) {
@@ -96,6 +131,8 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"evicted_keys", "0"},
 			{"keyspace_hits", i64s(st.hits.Load())},
 			{"keyspace_misses", i64s(st.misses.Load())},
+			{"keepkv_apply_panics", i64s(s.db.ApplyPanics())},
+			{"keepkv_iterations_cancelled", i64s(st.iterationsCancelled.Load())},
 		}
 	case "replication":
 		return s.infoReplication()
@@ -202,6 +239,9 @@ func cmdConfig(x *execCtx, args [][]byte) {
 			x.w.BulkString(name)
 			x.w.BulkString(params[name])
 		}
+	case sub == "help" && len(args) == 2:
+		writeHelp(x.w, "CONFIG", "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+			"SET <directive> <value>", "    keepkv is configured by flags; CONFIG SET changes nothing.", "RESETSTAT", "    Accepted.")
 	case sub == "set" && len(args) >= 4:
 		x.w.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[2]))
 	case sub == "resetstat" && len(args) == 2:
@@ -225,13 +265,43 @@ func cmdCommand(x *execCtx, args [][]byte) {
 	}
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "count":
+		if len(args) != 2 {
+			x.w.Error(errArity("command|count"))
+			return
+		}
 		x.w.Int(int64(len(t)))
 	case "list":
-		names := t.names()
+		keep := func(*command) bool { return true }
+		switch {
+		case len(args) == 2:
+		case len(args) == 5 && eq(args[2], "filterby") && eq(args[3], "pattern"):
+			keep = func(c *command) bool { return globMatch(args[4], []byte(c.name)) }
+		case len(args) == 5 && eq(args[2], "filterby") && eq(args[3], "aclcat"):
+			keep = func(c *command) bool { return eq(args[4], c.group) }
+		case len(args) == 5 && eq(args[2], "filterby") && eq(args[3], "module"):
+			keep = func(*command) bool { return false }
+		default:
+			x.w.Error(errSyntax)
+			return
+		}
+		var names []string
+		for _, n := range t.names() {
+			if keep(t[n]) {
+				names = append(names, n)
+			}
+		}
 		x.w.Array(len(names))
 		for _, n := range names {
 			x.w.BulkString(n)
 		}
+	case "help":
+		if len(args) != 2 {
+			x.w.Error(errArity("command|help"))
+			return
+		}
+		writeHelp(x.w, "COMMAND", "(no subcommand)", "    Return details about all commands.", "COUNT", "    Return the total number of commands.",
+			"LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]", "    Return a list of all commands.",
+			"INFO [<command-name> ...]", "    Return details about the given commands, or all of them.", "DOCS [<command-name> ...]", "    Return documentation about the given commands, or all of them.")
 	case "info":
 		names := args[2:]
 		if len(names) == 0 {

@@ -13,7 +13,7 @@ func stringCommands() []*command {
 		{name: "setnx", arity: 3, flags: flagWrite | flagFast | flagDenyOOM, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Set the string value of a key only when the key doesn't exist.", since: "1.0.0", write: cmdSetNX, reply: replyOKAsOne},
 		{name: "setex", arity: 4, flags: flagWrite | flagDenyOOM, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", since: "2.0.0", write: cmdSetEx(unitEX, "setex")},
 		{name: "psetex", arity: 4, flags: flagWrite | flagDenyOOM, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", since: "2.6.0", write: cmdSetEx(unitPX, "psetex")},
-		{name: "getex", arity: -2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", write: cmdGetEx, read: cmdGet},
+		{name: "getex", arity: -2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", write: cmdGetEx, read: cmdGet, readForm: noOptions},
 		{name: "getdel", arity: 2, flags: flagWrite | flagFast, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the string value of a key after deleting the key.", since: "6.2.0", write: oneKey(storage.OpGetDel)},
 		{name: "getset", arity: 3, flags: flagWrite | flagFast | flagDenyOOM, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the previous string value of a key after setting it to a new value.", since: "1.0.0", write: cmdGetSet},
 		{name: "mget", arity: -2, flags: flagRead | flagFast, firstKey: 1, lastKey: -1, step: 1, group: "string", summary: "Atomically returns the string values of one or more keys.", since: "1.0.0", read: cmdMGet},
@@ -157,9 +157,6 @@ func cmdSetEx(u expireUnit, name string) writeFunc {
 
 func cmdGetEx(x *execCtx, args [][]byte) (storage.Cmd, string) {
 	c := storage.Cmd{Op: storage.OpGetEx, Keys: args[1:2]}
-	if len(args) == 2 {
-		return c, errAsRead
-	}
 	var unit expireUnit
 	switch {
 	case len(args) == 3 && eq(args[2], "persist"):
@@ -172,6 +169,9 @@ func cmdGetEx(x *execCtx, args [][]byte) (storage.Cmd, string) {
 	}
 	return c, errSyntax
 }
+
+// noOptions: GETEX with no option only reads.
+func noOptions(args [][]byte) bool { return len(args) == 2 }
 
 func cmdMSet(nx bool) writeFunc {
 	return func(x *execCtx, args [][]byte) (storage.Cmd, string) {
@@ -238,7 +238,7 @@ func cmdSetRange(x *execCtx, args [][]byte) (storage.Cmd, string) {
 	if off < 0 {
 		return c, errOffset
 	}
-	if len(args[3]) > 0 && off+int64(len(args[3])) > x.s.cfg.MaxValueSize {
+	if len(args[3]) > 0 && (off > x.s.cfg.MaxValueSize || int64(len(args[3])) > x.s.cfg.MaxValueSize-off) {
 		return c, errTooLarge
 	}
 	c.Int = off

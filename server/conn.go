@@ -15,7 +15,9 @@ type connState struct {
 	created time.Time
 
 	// Owned by the connection's goroutine.
-	w        replyWriter
+	w        replyWriter  // handlers' replies, encoded by enc
+	enc      *respEncoder // RESP2 or RESP3, per HELLO
+	conn     redcon.Conn
 	authed   bool
 	perm     Perm
 	readonly bool
@@ -38,7 +40,8 @@ func newConnState(id uint64, c redcon.Conn) *connState {
 	if nc := c.NetConn(); nc != nil {
 		st.laddr = nc.LocalAddr().String()
 	}
-	st.w.c = c
+	st.conn = c
+	st.w, st.enc = newRESPWriter(c)
 	return st
 }
 
@@ -52,7 +55,7 @@ func (st *connState) setResp(v int) {
 	st.mu.Lock()
 	st.resp = v
 	st.mu.Unlock()
-	st.w.resp3 = v == 3
+	st.enc.resp3 = v == 3
 }
 
 func (st *connState) touch(cmd string) {

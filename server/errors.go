@@ -30,6 +30,10 @@ const (
 	errGTandLT       = "ERR GT and LT options at the same time are not compatible"
 )
 
+// errKeyTooLong is keepkv's own: a key, field or member becomes a bbolt
+// key, which is limited to 32 KiB.
+var errKeyTooLong = fmt.Sprintf("ERR key, field or member too long: keepkv accepts at most %d bytes", storage.MaxKeyLen)
+
 func errArity(name string) string {
 	return fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(name))
 }
@@ -52,7 +56,10 @@ func errUnknownCommand(args [][]byte) string {
 
 // storageError translates a deterministic command error.
 func storageError(err error) string {
+	var ce storage.CmdError
 	switch {
+	case errors.As(err, &ce):
+		return string(ce)
 	case errors.Is(err, storage.ErrWrongType):
 		return errWrongType
 	case errors.Is(err, storage.ErrNotInteger):
@@ -67,6 +74,10 @@ func storageError(err error) string {
 		return errNoSuchKey
 	case errors.Is(err, storage.ErrTooLarge):
 		return errTooLarge
+	case errors.Is(err, storage.ErrKeyTooLong):
+		return errKeyTooLong
+	case errors.Is(err, storage.ErrInternal):
+		return "ERR " + err.Error() + "; nothing was changed"
 	}
 	return "ERR " + err.Error()
 }

@@ -117,6 +117,10 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errArity(cmd.name))
 		return
 	}
+	if cmd.flags&flagDenyOOM != 0 && cmd.keyTooLong(args) {
+		p.immediate(errKeyTooLong)
+		return
+	}
 	if s.authRequired() && !st.authed && cmd.flags&flagNoAuth == 0 {
 		p.immediate("NOAUTH Authentication required.")
 		return
@@ -137,15 +141,13 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	p.flushForward()
 	x := execCtx{s: s, st: st, w: &st.w}
-	if cmd.write != nil {
+	if cmd.writes(args) {
 		x.now = replication.Now()
 		lc, reply := cmd.write(&x, args)
-		if reply != errAsRead {
-			p.flushReads()
-			lc.DB = st.db
-			p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply})
-			return
-		}
+		p.flushReads()
+		lc.DB = st.db
+		p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply})
+		return
 	}
 	p.flushWrites()
 	if cmd.local != nil {

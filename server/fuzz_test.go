@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"path/filepath"
 	"testing"
@@ -121,39 +122,41 @@ func (e *fuzzEnv) run(t *testing.T, args [][]byte) {
 		return
 	}
 	var out bytes.Buffer
-	st := &connState{}
-	st.w.c = &bufConn{wr: redcon.NewWriter(&out)}
+	st, flush := bufferedConn(&out)
 	x := &execCtx{s: e.s, st: st, w: &st.w, now: 1_700_000_000_000}
-	if cmd.write != nil {
+	if cmd.writes(args) {
 		lc, reply := cmd.write(x, args)
-		if reply != errAsRead {
-			if reply != "" {
-				return
-			}
-			e.idx++
-			ent := storage.Entry{Now: x.now, Cmds: []storage.Cmd{lc}}
-			data := ent.Encode()
-			var digests []string
-			for _, db := range e.dbs {
-				if _, err := db.ApplyBatch([]storage.LogEntry{{Index: e.idx, Data: data}}); err != nil {
-					t.Fatalf("%q: apply: %v", args, err)
-				}
-				d, err := db.Digest()
-				if err != nil {
-					t.Fatal(err)
-				}
-				digests = append(digests, d)
-			}
-			if digests[0] != digests[1] {
-				t.Fatalf("%q: stores diverged", args)
-			}
+		if reply != "" {
 			return
 		}
+		e.idx++
+		ent := storage.Entry{Now: x.now, Cmds: []storage.Cmd{lc}}
+		data := ent.Encode()
+		var digests []string
+		for _, db := range e.dbs {
+			if _, err := db.ApplyBatch([]storage.LogEntry{{Index: e.idx, Data: data}}); err != nil {
+				t.Fatalf("%q: apply: %v", args, err)
+			}
+			d, err := db.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests = append(digests, d)
+		}
+		if digests[0] != digests[1] {
+			t.Fatalf("%q: stores diverged", args)
+		}
+		return
 	}
-	e.s.db.View(func(r *storage.Reader) error { cmd.read(x, r, args); return nil })
+	if cmd.flags&flagScan != 0 {
+		x.ctx = context.Background()
+		cmd.read(x, nil, args)
+	} else {
+		e.s.db.View(func(r *storage.Reader) error { cmd.read(x, r, args); return nil })
+	}
 	if out.Len() == 0 {
 		// bufConn writes through redcon's Writer, which buffers: flush.
-		st.w.c.(*bufConn).wr.Flush()
+		flush()
 	}
 	if out.Len() == 0 {
 		t.Fatalf("%q: read wrote no reply", args)
@@ -200,3 +203,12 @@ func (c *bufConn) Context() interface{}           { return nil }
 func (c *bufConn) SetContext(v interface{})       {}
 func (c *bufConn) Close() error                   { return nil }
 func (c *bufConn) ReadPipeline() []redcon.Command { return nil }
+
+// bufferedConn returns a connection state whose replies, encoded in RESP2,
+// go to out once flush is called.
+func bufferedConn(out *bytes.Buffer) (*connState, func()) {
+	bc := &bufConn{wr: redcon.NewWriter(out)}
+	st := &connState{conn: bc}
+	st.w, st.enc = newRESPWriter(bc)
+	return st, func() { bc.wr.Flush() }
+}

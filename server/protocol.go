@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Limits on what a client may send, enforced on the raw byte stream before
@@ -26,10 +28,14 @@ type protoConn struct {
 
 	// Read runs on the connection's goroutine only, so no lock is needed.
 	pending string // error to report on the next Read
-	state   protoState
-	line    []byte // the current header or inline line
-	want    int64  // bulk headers left in this multibulk
-	skip    int64  // payload bytes (plus CRLF) left to pass through
+	// Read ahead by watch while a command ran: returned before reading
+	// the connection again, and then aheadErr.
+	ahead    []byte
+	aheadErr error
+	state    protoState
+	line     []byte // the current header or inline line
+	want     int64  // bulk headers left in this multibulk
+	skip     int64  // payload bytes (plus CRLF) left to pass through
 }
 
 type protoState uint8
@@ -47,7 +53,17 @@ func (c *protoConn) Read(p []byte) (int, error) {
 		c.Conn.Write([]byte("-ERR Protocol error: " + c.pending + "\r\n"))
 		return 0, errProtocolLimit
 	}
-	n, err := c.Conn.Read(p)
+	var n int
+	var err error
+	switch {
+	case len(c.ahead) > 0:
+		n = copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+	case c.aheadErr != nil:
+		err = c.aheadErr
+	default:
+		n, err = c.Conn.Read(p)
+	}
 	if n > 0 {
 		if ok, bad := c.scan(p[:n]); bad != "" {
 			c.pending = bad
@@ -171,3 +187,38 @@ func (l limitListener) Accept() (net.Conn, error) {
 	}
 	return &protoConn{Conn: c, lim: l.lim}, nil
 }
+
+// watch reads ahead on the connection while a long command runs on its
+// goroutine (redcon reads nothing then), and calls gone if the client
+// disconnects. The bytes read ahead are returned, through the framing
+// check, by the next Read. The returned stop ends the watch and must be
+// called before the connection is read again.
+func (c *protoConn) watch(gone func()) (stop func()) {
+	c.Conn.SetReadDeadline(time.Time{}) // redcon's idle deadline, if any, is set again before its next read
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := make([]byte, 4096)
+		for len(c.ahead) < maxReadAhead {
+			n, err := c.Conn.Read(b)
+			c.ahead = append(c.ahead, b[:n]...)
+			if err != nil {
+				var ne net.Error
+				if !errors.As(err, &ne) || !ne.Timeout() {
+					c.aheadErr = err
+					gone()
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		c.Conn.SetReadDeadline(time.Now())
+		<-done
+		c.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// maxReadAhead bounds what watch buffers from a client that keeps sending
+// while its command runs; past it, the watch stops reading.
+const maxReadAhead = 1 << 20

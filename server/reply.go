@@ -8,95 +8,54 @@ import (
 	"github.com/tidwall/redcon"
 )
 
-// replyWriter writes replies in the connection's protocol version: RESP2,
-// or RESP3 after HELLO 3 (real nulls, maps, doubles).
+// replyWriter is where handlers put their replies, as typed values:
+// status, error, integer, double, bulk, null, and the aggregates array,
+// map, set and push, whose elements follow. Handlers never see protocol
+// bytes: an encoder turns the values into RESP2, RESP3 or (for HTTP
+// front ends) another encoding. An aggregate of n elements is announced
+// first, then its n elements (a map's 2n) are written.
 type replyWriter struct {
-	c     redcon.Conn
-	resp3 bool
-	buf   []byte
+	enc encoder
 }
 
-func (w *replyWriter) raw(b []byte) { w.c.WriteRaw(b) }
-
-func (w *replyWriter) header(prefix byte, n int) {
-	w.buf = append(w.buf[:0], prefix)
-	w.buf = strconv.AppendInt(w.buf, int64(n), 10)
-	w.buf = append(w.buf, '\r', '\n')
-	w.raw(w.buf)
+// encoder writes typed reply values in one protocol.
+type encoder interface {
+	status(s string)
+	err(s string)
+	integer(n int64)
+	double(f float64)
+	bulk(b []byte)
+	null()      // a missing value
+	nullArray() // a missing aggregate
+	// aggregate announces an aggregate of kind aggArray, aggMap (n pairs),
+	// aggSet or aggPush, with n elements (pairs).
+	aggregate(kind aggKind, n int)
+	verbatim(s string)
 }
 
-func (w *replyWriter) OK()                 { w.c.WriteString("OK") }
-func (w *replyWriter) Status(s string)     { w.c.WriteString(s) }
-func (w *replyWriter) Error(s string)      { w.c.WriteError(s) }
-func (w *replyWriter) Int(n int64)         { w.c.WriteInt64(n) }
-func (w *replyWriter) Bulk(b []byte)       { w.c.WriteBulk(b) }
-func (w *replyWriter) BulkString(s string) { w.c.WriteBulkString(s) }
-func (w *replyWriter) Array(n int)         { w.header('*', n) }
+type aggKind uint8
 
-// Null writes a null bulk string (RESP2 $-1, RESP3 _).
-func (w *replyWriter) Null() {
-	if w.resp3 {
-		w.raw([]byte("_\r\n"))
-		return
-	}
-	w.c.WriteNull()
-}
+const (
+	aggArray aggKind = iota
+	aggMap
+	aggSet
+	aggPush
+)
 
-// NullArray writes a null array (RESP2 *-1, RESP3 _).
-func (w *replyWriter) NullArray() {
-	if w.resp3 {
-		w.raw([]byte("_\r\n"))
-		return
-	}
-	w.raw([]byte("*-1\r\n"))
-}
-
-// Map writes a map header of n pairs (RESP2: an array of 2n elements).
-func (w *replyWriter) Map(n int) {
-	if w.resp3 {
-		w.header('%', n)
-		return
-	}
-	w.header('*', 2*n)
-}
-
-// Set writes a set header (RESP2: an array).
-func (w *replyWriter) Set(n int) {
-	if w.resp3 {
-		w.header('~', n)
-		return
-	}
-	w.header('*', n)
-}
-
-// Double writes a double (RESP2: a bulk string).
-func (w *replyWriter) Double(f float64) {
-	s := strconv.FormatFloat(f, 'g', 17, 64)
-	if math.IsInf(f, 1) {
-		s = "inf"
-	} else if math.IsInf(f, -1) {
-		s = "-inf"
-	}
-	if w.resp3 {
-		w.raw([]byte("," + s + "\r\n"))
-		return
-	}
-	w.BulkString(s)
-}
-
-// Verbatim writes a verbatim text string (RESP2: a bulk string).
-func (w *replyWriter) Verbatim(s string) {
-	if w.resp3 {
-		w.buf = append(w.buf[:0], '=')
-		w.buf = strconv.AppendInt(w.buf, int64(len(s)+4), 10)
-		w.buf = append(w.buf, "\r\ntxt:"...)
-		w.buf = append(w.buf, s...)
-		w.buf = append(w.buf, '\r', '\n')
-		w.raw(w.buf)
-		return
-	}
-	w.BulkString(s)
-}
+func (w *replyWriter) OK()                 { w.enc.status("OK") }
+func (w *replyWriter) Status(s string)     { w.enc.status(s) }
+func (w *replyWriter) Error(s string)      { w.enc.err(s) }
+func (w *replyWriter) Int(n int64)         { w.enc.integer(n) }
+func (w *replyWriter) Bulk(b []byte)       { w.enc.bulk(b) }
+func (w *replyWriter) BulkString(s string) { w.enc.bulk([]byte(s)) }
+func (w *replyWriter) Null()               { w.enc.null() }
+func (w *replyWriter) NullArray()          { w.enc.nullArray() }
+func (w *replyWriter) Array(n int)         { w.enc.aggregate(aggArray, n) }
+func (w *replyWriter) Map(n int)           { w.enc.aggregate(aggMap, n) }
+func (w *replyWriter) Set(n int)           { w.enc.aggregate(aggSet, n) }
+func (w *replyWriter) Push(n int)          { w.enc.aggregate(aggPush, n) }
+func (w *replyWriter) Double(f float64)    { w.enc.double(f) }
+func (w *replyWriter) Verbatim(s string)   { w.enc.verbatim(s) }
 
 // Result writes an applied command's result.
 func (w *replyWriter) Result(r storage.Result) {
@@ -109,7 +68,105 @@ func (w *replyWriter) Result(r storage.Result) {
 		w.Bulk(r.Bytes)
 	case storage.ResultErr:
 		w.Error(storageError(r.Err))
+	case storage.ResultDouble:
+		w.Double(r.Float)
+	case storage.ResultArray:
+		if r.Null {
+			w.NullArray()
+			return
+		}
+		w.Array(len(r.Elems))
+		for _, e := range r.Elems {
+			w.Result(e)
+		}
 	default:
 		w.Null()
 	}
+}
+
+// respEncoder writes RESP2, or RESP3 after HELLO 3 (real nulls, maps,
+// sets, doubles, pushes), to a redcon connection's output buffer.
+type respEncoder struct {
+	c     redcon.Conn
+	resp3 bool
+	buf   []byte
+}
+
+func newRESPWriter(c redcon.Conn) (replyWriter, *respEncoder) {
+	e := &respEncoder{c: c}
+	return replyWriter{enc: e}, e
+}
+
+// raw copies an already encoded reply (a forwarded command's, from the
+// leader, in this connection's protocol).
+func (e *respEncoder) raw(b []byte) { e.c.WriteRaw(b) }
+
+func (e *respEncoder) header(prefix byte, n int) {
+	e.buf = append(e.buf[:0], prefix)
+	e.buf = strconv.AppendInt(e.buf, int64(n), 10)
+	e.buf = append(e.buf, '\r', '\n')
+	e.raw(e.buf)
+}
+
+func (e *respEncoder) status(s string)   { e.c.WriteString(s) }
+func (e *respEncoder) err(s string)      { e.c.WriteError(s) }
+func (e *respEncoder) integer(n int64)   { e.c.WriteInt64(n) }
+func (e *respEncoder) bulk(b []byte)     { e.c.WriteBulk(b) }
+func (e *respEncoder) null()             { e.nullOr("$-1\r\n") }
+func (e *respEncoder) nullArray()        { e.nullOr("*-1\r\n") }
+func (e *respEncoder) verbatim(s string) { e.verbatimText(s) }
+
+func (e *respEncoder) nullOr(resp2 string) {
+	if e.resp3 {
+		e.raw([]byte("_\r\n"))
+		return
+	}
+	e.raw([]byte(resp2))
+}
+
+// aggregate: RESP2 has only arrays; a map is an array of 2n elements.
+func (e *respEncoder) aggregate(kind aggKind, n int) {
+	switch {
+	case !e.resp3 && kind == aggMap:
+		e.header('*', 2*n)
+	case !e.resp3:
+		e.header('*', n)
+	case kind == aggMap:
+		e.header('%', n)
+	case kind == aggSet:
+		e.header('~', n)
+	case kind == aggPush:
+		e.header('>', n)
+	default:
+		e.header('*', n)
+	}
+}
+
+// double writes a double as Redis 7.0 does (%.17g; RESP2: a bulk string).
+func (e *respEncoder) double(f float64) {
+	s := strconv.FormatFloat(f, 'g', 17, 64)
+	if math.IsInf(f, 1) {
+		s = "inf"
+	} else if math.IsInf(f, -1) {
+		s = "-inf"
+	}
+	if e.resp3 {
+		e.raw([]byte("," + s + "\r\n"))
+		return
+	}
+	e.c.WriteBulkString(s)
+}
+
+// verbatimText writes a verbatim text string (RESP2: a bulk string).
+func (e *respEncoder) verbatimText(s string) {
+	if !e.resp3 {
+		e.c.WriteBulkString(s)
+		return
+	}
+	e.buf = append(e.buf[:0], '=')
+	e.buf = strconv.AppendInt(e.buf, int64(len(s)+4), 10)
+	e.buf = append(e.buf, "\r\ntxt:"...)
+	e.buf = append(e.buf, s...)
+	e.buf = append(e.buf, '\r', '\n')
+	e.raw(e.buf)
 }

@@ -16,8 +16,8 @@ func (p *pipeline) needsLeader(cmd *command, args [][]byte) bool {
 		return cmd.leaderOnly(args)
 	case cmd.local != nil:
 		return false
-	case cmd.write != nil && !(cmd.read != nil && len(args) == 2):
-		return true // GETEX with no option is a read
+	case cmd.writes(args):
+		return true
 	}
 	return !p.staleAllowed()
 }
@@ -62,14 +62,19 @@ func (p *pipeline) flushReads() {
 }
 
 func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
-	if cmd.flags&flagScan != 0 {
-		// Iteration reads bbolt only: checkpoint every applied write first.
-		if err := p.s.db.Flush(); err != nil {
-			x.w.Error(clusterError(err))
-			return
-		}
-	}
 	x.now = time.Now().UnixMilli()
+	if cmd.flags&flagScan != 0 {
+		// An iteration may run long: it ends when the client goes away or
+		// the server shuts down, and holds up nobody else meanwhile.
+		ctx, cancel := context.WithCancel(p.s.ctx)
+		defer cancel()
+		if pc, ok := p.st.conn.NetConn().(*protoConn); ok {
+			defer pc.watch(cancel)()
+		}
+		x.ctx = ctx
+		cmd.read(x, nil, args)
+		return
+	}
 	err := p.s.db.View(func(r *storage.Reader) error {
 		cmd.read(x, r, args)
 		return nil
@@ -143,6 +148,6 @@ func (p *pipeline) flushForward() {
 		}
 	}
 	for _, r := range replies {
-		p.st.w.raw(r)
+		p.st.enc.raw(r)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -157,9 +158,15 @@ type Server struct {
 	served chan error
 	fwd    *forwarder
 	stop   chan struct{}
-	bg     sync.WaitGroup
-	start  time.Time
-	table  commandTable
+	// ctx is cancelled first thing at shutdown: long commands end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// shutdownReq is closed when an admin sends SHUTDOWN.
+	shutdownReq  chan struct{}
+	shutdownOnce sync.Once
+	bg           sync.WaitGroup
+	start        time.Time
+	table        commandTable
 
 	clientsMu sync.Mutex
 	clients   map[uint64]*connState
@@ -177,7 +184,10 @@ type stats struct {
 	expired     atomic.Int64
 	expirePaced atomic.Int64 // expiry waves that waited for a checkpoint
 	hits        atomic.Int64
-	misses      atomic.Int64
+	// KEYS/SCAN/RANDOMKEY runs that ended because their client went away
+	// or the server shut down.
+	iterationsCancelled atomic.Int64
+	misses              atomic.Int64
 }
 
 // Start opens the node's storage, starts Raft and serves RESP on Addr.
@@ -187,6 +197,8 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.shutdownReq = make(chan struct{})
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
@@ -201,7 +213,14 @@ func Start(cfg Config) (*Server, error) {
 }
 
 func (s *Server) open() error {
-	db, err := storage.Open(filepath.Join(s.cfg.Dir, "state.db"), s.cfg.Storage)
+	opts := s.cfg.Storage
+	if opts.OnApplyPanic == nil {
+		opts.OnApplyPanic = func(p storage.ApplyPanic) {
+			s.logger.Error("command panicked in apply; rolled back, answered with an error",
+				"command", p.Op.String(), "log-index", p.Index, "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
+		}
+	}
+	db, err := storage.Open(filepath.Join(s.cfg.Dir, "state.db"), opts)
 	if err != nil {
 		return err
 	}
@@ -210,7 +229,10 @@ func (s *Server) open() error {
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")
 	rc.Logger = s.logger
-	rc.OnApplied = s.exp.onApplied
+	rc.OnApplied = func(a storage.Applied) {
+		s.exp.onApplied(a)
+		s.wakeBlocked(a.Ready)
+	}
 	rc.OnLeadership = s.exp.onLeadership
 	if rc.NodeID == "" {
 		rc.NodeID = "node1"
@@ -290,6 +312,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) shutdown() {
+	s.cancel()
 	close(s.stop)
 	s.bg.Wait()
 	if s.rs != nil {
@@ -385,6 +408,10 @@ func (s *Server) closed(c redcon.Conn, _ error) {
 		s.clientsMu.Unlock()
 	}
 }
+
+// ShutdownRequested is closed when an admin client sends SHUTDOWN: whoever
+// runs the server (cmd/keepkv) should then Close it.
+func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdownReq }
 
 // BaseFlush flushes a connection's buffered replies before redcon would.
 func BaseFlush(c redcon.Conn) { _ = redcon.BaseWriter(c).Flush() }

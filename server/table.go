@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 
 	"github.com/keepkv/keepkv/storage"
@@ -25,11 +26,13 @@ type execCtx struct {
 	st  *connState
 	w   *replyWriter
 	now int64 // milliseconds; the leader's clock for writes, local for reads
+	// ctx ends when the command's result is no longer wanted: set for the
+	// iterating commands (flagScan).
+	ctx context.Context
 }
 
 // writeFunc validates a write's arguments and builds its log command. A
-// non-empty reply is an error to send instead; errAsRead sends the command
-// down the read path (GETEX with no option).
+// non-empty reply is an error to send instead: nothing is proposed.
 type writeFunc func(x *execCtx, args [][]byte) (storage.Cmd, string)
 
 // readFunc serves a read from a consistent view.
@@ -37,8 +40,6 @@ type readFunc func(x *execCtx, r *storage.Reader, args [][]byte)
 
 // localFunc serves a command that touches no keyspace state.
 type localFunc func(x *execCtx, args [][]byte)
-
-const errAsRead = "\x00read"
 
 // command is one entry of the command table.
 type command struct {
@@ -55,6 +56,9 @@ type command struct {
 	write writeFunc
 	read  readFunc
 	local localFunc
+	// readForm, for a command with both a write and a read route, says
+	// which argument forms are reads (GETEX with no option).
+	readForm func(args [][]byte) bool
 	// adminIf marks argument forms that need admin permission.
 	adminIf func(args [][]byte) bool
 	// leaderOnly, for local commands, says whether these arguments must
@@ -62,6 +66,28 @@ type command struct {
 	leaderOnly func(args [][]byte) bool
 	// reply maps an applied result to the client reply; nil writes it as is.
 	reply func(w *replyWriter, r storage.Result)
+}
+
+// keyTooLong reports whether a key argument is longer than storage accepts.
+func (c *command) keyTooLong(args [][]byte) bool {
+	if c.firstKey <= 0 {
+		return false
+	}
+	last := c.lastKey
+	if last < 0 {
+		last += len(args)
+	}
+	for i := c.firstKey; i <= last && i < len(args); i += max(c.step, 1) {
+		if len(args[i]) > storage.MaxKeyLen {
+			return true
+		}
+	}
+	return false
+}
+
+// writes reports whether this form of the command is a write.
+func (c *command) writes(args [][]byte) bool {
+	return c.write != nil && (c.readForm == nil || !c.readForm(args))
 }
 
 func (c *command) arityOK(n int) bool {
@@ -85,7 +111,7 @@ func (t commandTable) add(cmds ...*command) {
 				routes++
 			}
 		}
-		if routes != 1 && !(routes == 2 && c.write != nil && c.read != nil) {
+		if routes != 1 && !(routes == 2 && c.write != nil && c.read != nil && c.readForm != nil) {
 			panic("server: command needs exactly one route: " + c.name)
 		}
 		t[c.name] = c
@@ -109,5 +135,11 @@ func newCommandTable() commandTable {
 	t.add(serverCommands()...)
 	t.add(raftCommands()...)
 	t.add(debugCommands()...)
+	t.add(hashCommands()...)
+	t.add(setCommands()...)
+	t.add(zsetCommands()...)
+	t.add(listCommands()...)
+	t.add(bitCommands()...)
+	t.add(keyCommands2()...)
 	return t
 }

@@ -24,6 +24,8 @@ const (
 	ResultInt
 	ResultBulk
 	ResultErr
+	ResultArray  // Elems; nil Elems with Null set: a null array
+	ResultDouble // Float
 )
 
 // Result is the outcome of one applied Cmd.
@@ -32,6 +34,9 @@ type Result struct {
 	Int   int64
 	Bytes []byte
 	Err   error
+	Elems []Result
+	Float float64
+	Null  bool // ResultArray: a null array (RESP2 *-1)
 }
 
 // Deadline is a (key, deadline) pair set by an applied command.
@@ -47,6 +52,15 @@ type Deadline struct {
 type Applied struct {
 	Results   [][]Result
 	Deadlines []Deadline
+	// Ready lists the keys a command gave new elements to (list pushes,
+	// sorted-set adds), in apply order, for clients blocked on them.
+	Ready []KeyRef
+}
+
+// KeyRef names a key of a database.
+type KeyRef struct {
+	DB  uint8
+	Key []byte
 }
 
 // ApplyBatch applies entries in order and returns once they are visible to
@@ -149,12 +163,12 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 		return fmt.Errorf("storage: apply batch ending at %d: %w", last, err)
 	}
 	defer tx.Rollback()
-	a := applier{db: db, tx: tx, out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size}
+	a := applier{db: db, tx: tx, out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size, nextOID: db.nextOID.Load()}
 	for i, e := range entries {
 		if e.Index <= db.applied.Load() || e.Data == nil {
 			continue
 		}
-		out.Results[i] = a.entry(e.Data)
+		out.Results[i] = a.entry(e)
 	}
 	if a.err != nil {
 		return fmt.Errorf("storage: apply batch ending at %d: %w", last, a.err)
@@ -163,6 +177,8 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 		db.keys[i].Add(a.keyDelta[i])
 		db.expires[i].Add(a.expDelta[i])
 	}
+	db.nextOID.Store(a.nextOID)
+	db.garbage.Add(a.garbageDelta)
 	db.active.dirty = true
 	db.pending.Add(db.active.size - a.sizeBefore)
 	db.applied.Store(last)
@@ -172,27 +188,31 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 // applier carries one ApplyBatch: reads go through the unflushed layers to
 // a bbolt read transaction, writes go to the active layer.
 type applier struct {
-	db         *DB
-	tx         *bolt.Tx
-	out        *Applied
-	layer      *memLayer   // the active layer, written to
-	layers     []*memLayer // every unflushed layer, newest first
-	now        int64
-	err        error // first store error; fails the batch
-	keyDelta   [NumDBs]int64
-	expDelta   [NumDBs]int64
-	sizeBefore int64
+	db           *DB
+	tx           *bolt.Tx
+	out          *Applied
+	layer        *memLayer   // the active layer, written to
+	layers       []*memLayer // every unflushed layer, newest first
+	now          int64
+	err          error // first store error; fails the batch
+	keyDelta     [NumDBs]int64
+	expDelta     [NumDBs]int64
+	sizeBefore   int64
+	nextOID      uint64 // the last oid given out
+	garbageDelta int64
+	journal      []change // the current command's changes, for a rollback
+	op           Op       // the current command's op
 }
 
-func (a *applier) entry(data []byte) []Result {
-	e, err := DecodeEntry(data)
+func (a *applier) entry(le LogEntry) []Result {
+	e, err := DecodeEntry(le.Data)
 	if err != nil {
 		return []Result{{Kind: ResultErr, Err: err}}
 	}
 	a.now = e.Now
 	res := make([]Result, len(e.Cmds))
 	for i := range e.Cmds {
-		res[i] = a.cmd(&e.Cmds[i])
+		res[i] = a.safeCmd(&e.Cmds[i], le.Index)
 	}
 	return res
 }
@@ -226,7 +246,7 @@ func (a *applier) lookup(db uint8, key []byte) slot {
 	}
 	rec, ok := decodeRecord(raw)
 	if !ok {
-		a.fail(fmt.Errorf("corrupt record for key %q in db %d", key, db))
+		a.fail(errCorrupt(db, key))
 		return s
 	}
 	s.exists, s.rec = true, rec
@@ -236,32 +256,56 @@ func (a *applier) lookup(db uint8, key []byte) slot {
 	return s
 }
 
-// put stores value with deadline at s, keeping the index and counters right.
+// put stores a string value with deadline at s.
 func (a *applier) put(s *slot, value []byte, deadline int64) {
+	a.store(s, TypeString, value, deadline)
+}
+
+// setDeadline changes only the deadline of the key at s, whatever its type.
+func (a *applier) setDeadline(s *slot, deadline int64) {
+	a.store(s, s.rec.typ, s.rec.value, deadline)
+}
+
+// store writes a record of type typ with value and deadline at s, keeping
+// the index and counters right. A collection it replaces (another type, or
+// another oid) is released.
+func (a *applier) store(s *slot, typ Type, value []byte, deadline int64) {
 	if s.exists {
+		if s.rec.typ.IsCollection() && (typ != s.rec.typ || !sameOID(value, s.rec.value)) {
+			a.releaseRecord(s.rec)
+		}
 		a.unindex(s)
 	} else {
 		a.keyDelta[s.db]++
 	}
-	rec := encodeRecord(TypeString, deadline, value)
-	a.layer.setRec(s.db, s.key, rec)
+	rec := encodeRecord(typ, deadline, value)
+	a.setRec(s.db, s.key, rec)
 	if deadline != 0 {
 		a.expDelta[s.db]++
-		a.layer.setIndex(indexKey(deadline, s.db, s.key), true)
+		a.setIndex(indexKey(deadline, s.db, s.key), typ)
 		a.out.Deadlines = append(a.out.Deadlines, Deadline{DB: s.db, Key: clone(s.key), At: deadline})
 	}
 	s.exists = true
-	s.rec = record{typ: TypeString, deadline: deadline, value: rec[recordHeader:]}
+	s.rec = record{typ: typ, deadline: deadline, value: rec[recordHeader:]}
 }
 
-// del removes the key at s.
+// del removes the key at s, releasing a collection's elements.
 func (a *applier) del(s *slot) {
+	if s.exists && s.rec.typ.IsCollection() {
+		a.releaseRecord(s.rec)
+	}
+	a.detach(s)
+}
+
+// detach removes the key at s but not a collection's elements: its record
+// is moving to another key (RENAME, MOVE).
+func (a *applier) detach(s *slot) {
 	if !s.exists {
 		return
 	}
 	a.unindex(s)
 	a.keyDelta[s.db]--
-	a.layer.setRec(s.db, s.key, nil)
+	a.setRec(s.db, s.key, nil)
 	s.exists = false
 	s.rec = record{}
 }
@@ -271,7 +315,11 @@ func (a *applier) unindex(s *slot) {
 		return
 	}
 	a.expDelta[s.db]--
-	a.layer.setIndex(indexKey(s.rec.deadline, s.db, s.key), false)
+	a.setIndex(indexKey(s.rec.deadline, s.db, s.key), 0)
+}
+
+func errCorrupt(db uint8, key []byte) error {
+	return fmt.Errorf("corrupt record for key %q in db %d", key, db)
 }
 
 func clone(b []byte) []byte { return append([]byte{}, b...) }
@@ -281,3 +329,11 @@ func intResult(n int64) Result   { return Result{Kind: ResultInt, Int: n} }
 func bulkResult(b []byte) Result { return Result{Kind: ResultBulk, Bytes: clone(b)} }
 func errResult(err error) Result { return Result{Kind: ResultErr, Err: err} }
 func nilResult() Result          { return Result{Kind: ResultNil} }
+func arrayResult(e []Result) Result {
+	if e == nil {
+		e = []Result{}
+	}
+	return Result{Kind: ResultArray, Elems: e}
+}
+func nullArrayResult() Result       { return Result{Kind: ResultArray, Null: true} }
+func doubleResult(f float64) Result { return Result{Kind: ResultDouble, Float: f} }

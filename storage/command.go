@@ -45,8 +45,68 @@ const (
 	// OpExpireIf deletes Keys[0] only if its stored deadline is still
 	// Deadline and has passed at Now. The expiry driver proposes it.
 	OpExpireIf
-	opMax
+	// OpGC removes up to Int element records of the oldest released
+	// collection (see DB.GarbageCount). The leader proposes it.
+	OpGC
+	opStringMax
 )
+
+// The collection families' ops each have a range and a file of their own
+// (hash.go, set.go, zset.go, list.go, bits.go, keyops.go) that defines the
+// ops, applies them, checks their shape and names them; see families.
+const (
+	opHashBase Op = 32
+	opSetBase  Op = 48
+	opZSetBase Op = 64
+	opListBase Op = 96
+	opBitBase  Op = 128
+	opKeyBase  Op = 144
+	opMax      Op = 160
+)
+
+// family is one range of ops.
+type family struct {
+	base, end Op
+	apply     func(a *applier, c *Cmd) Result
+	shape     func(c *Cmd) bool // Keys and Vals as the op requires
+	name      func(o Op) string // "" for an op the family does not define
+}
+
+var families = [...]family{
+	{opHashBase, opSetBase, (*applier).hashCmd, hashShape, hashOpName},
+	{opSetBase, opZSetBase, (*applier).setCmd, setShape, setOpName},
+	{opZSetBase, opListBase, (*applier).zsetCmd, zsetShape, zsetOpName},
+	{opListBase, opBitBase, (*applier).listCmd, listShape, listOpName},
+	{opBitBase, opKeyBase, (*applier).bitCmd, bitShape, bitOpName},
+	{opKeyBase, opMax, (*applier).keyCmd, keyShape, keyOpName},
+}
+
+func familyOf(o Op) *family {
+	for i := range families {
+		if o >= families[i].base && o < families[i].end {
+			return &families[i]
+		}
+	}
+	return nil
+}
+
+var opNames = [opStringMax]string{
+	OpSet: "SET", OpDel: "DEL", OpIncrBy: "INCRBY", OpIncrByFloat: "INCRBYFLOAT",
+	OpAppend: "APPEND", OpSetRange: "SETRANGE", OpExpire: "EXPIRE", OpPersist: "PERSIST",
+	OpRename: "RENAME", OpMSet: "MSET", OpGetDel: "GETDEL", OpGetEx: "GETEX",
+	OpFlushDB: "FLUSHDB", OpFlushAll: "FLUSHALL", OpExpireIf: "EXPIREIF", OpGC: "GC",
+}
+
+// String returns the op's name, for logs.
+func (o Op) String() string {
+	if o < opStringMax && opNames[o] != "" {
+		return opNames[o]
+	}
+	if f := familyOf(o); f != nil && f.name(o) != "" {
+		return f.name(o)
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
 
 // Flag modifies a Cmd.
 type Flag uint16
@@ -239,7 +299,8 @@ func (d *decoder) cmd() Cmd {
 // validate checks the shape a command's op requires, so that apply can index
 // Keys and Vals without checking.
 func (c *Cmd) validate() error {
-	if c.Op == 0 || c.Op >= opMax {
+	f := familyOf(c.Op)
+	if c.Op == 0 || (c.Op >= opStringMax && (f == nil || f.name(c.Op) == "")) {
 		return fmt.Errorf("%w: op %d", ErrBadEntry, c.Op)
 	}
 	if c.DB >= NumDBs {
@@ -247,6 +308,10 @@ func (c *Cmd) validate() error {
 	}
 	nk, nv := len(c.Keys), len(c.Vals)
 	ok := true
+	switch {
+	case f != nil:
+		ok = f.shape(c)
+	}
 	switch c.Op {
 	case OpSet, OpIncrByFloat, OpAppend, OpSetRange:
 		ok = nk == 1 && nv == 1
@@ -258,7 +323,7 @@ func (c *Cmd) validate() error {
 		ok = nk == 2 && nv == 0
 	case OpMSet:
 		ok = nk >= 1 && nk == nv
-	case OpFlushDB, OpFlushAll:
+	case OpFlushDB, OpFlushAll, OpGC:
 		ok = nk == 0 && nv == 0
 	}
 	if !ok {

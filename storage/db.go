@@ -32,6 +32,9 @@ type Options struct {
 	// OnCheckpointError is told when a background checkpoint fails; the
 	// next ApplyBatch then fails too. Default: ignore.
 	OnCheckpointError func(error)
+	// OnApplyPanic is told when a command panicked in apply and was rolled
+	// back (it yields ErrInternal). Default: ignore.
+	OnApplyPanic func(ApplyPanic)
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +52,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OnCheckpointError == nil {
 		o.OnCheckpointError = func(error) {}
+	}
+	if o.OnApplyPanic == nil {
+		o.OnApplyPanic = func(ApplyPanic) {}
 	}
 	return o
 }
@@ -68,6 +74,8 @@ type DB struct {
 	applied atomic.Uint64 // last entry applied (in memory or on disk)
 	keys    [NumDBs]atomic.Int64
 	expires [NumDBs]atomic.Int64
+	nextOID atomic.Uint64 // the last oid given to a collection
+	garbage atomic.Int64  // released collections with elements left
 
 	flushMu sync.Mutex   // one checkpoint at a time; taken before mu
 	mem     sync.RWMutex // guards active, sealed, durable, ckptErr
@@ -80,6 +88,9 @@ type DB struct {
 	waits   atomic.Int64  // ApplyBatch calls that waited for a checkpoint
 
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
+
+	panics   atomic.Int64 // commands whose apply panicked and was rolled back
+	testHook func(Op)     // tests only: called before each record write
 
 	ckptKick chan struct{}
 	ckptNow  chan struct{} // somebody waits for the next checkpoint: skip the pacing
@@ -120,7 +131,7 @@ func (db *DB) open() error {
 }
 
 func createBuckets(tx *bolt.Tx) error {
-	names := append([][]byte{bucketExpiry, bucketMeta}, dbBuckets[:]...)
+	names := append([][]byte{bucketExpiry, bucketMeta, bucketElems, bucketGarbage}, dbBuckets[:]...)
 	for _, name := range names {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
@@ -133,6 +144,8 @@ func (db *DB) loadCounters(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	db.applied.Store(getU64(meta, keyApplied))
 	db.durable = db.applied.Load()
+	db.nextOID.Store(getU64(meta, keyNextOID))
+	db.garbage.Store(int64(getU64(meta, keyGarbage)))
 	for i := range NumDBs {
 		db.keys[i].Store(int64(getU64(meta, countKeys[i])))
 		db.expires[i].Store(int64(getU64(meta, expireCountKey(uint8(i)))))

@@ -2,6 +2,13 @@ package storage
 
 import "errors"
 
+// CmdError is a deterministic command error whose text is the reply, in
+// Redis's wording (e.g. "ERR hash value is not an integer"). The
+// collection families use it for their own errors.
+type CmdError string
+
+func (e CmdError) Error() string { return string(e) }
+
 // Deterministic command errors. They are returned as a Result's Err, never as
 // an ApplyBatch error, and server translates them to Redis's wording.
 var (
@@ -19,6 +26,12 @@ var (
 	ErrNoSuchKey = errors.New("storage: no such key")
 	// ErrTooLarge is returned when a value would exceed the entry's size limit.
 	ErrTooLarge = errors.New("storage: string exceeds maximum allowed size")
+	// ErrInternal is returned for a command whose apply panicked; it was
+	// rolled back and changed nothing.
+	ErrInternal = errors.New("internal error")
+	// ErrKeyTooLong is returned by a command that would store a key,
+	// field or member longer than MaxKeyLen.
+	ErrKeyTooLong = errors.New("key, field or member too long")
 	// ErrBadEntry is returned for a log entry that cannot be decoded.
 	ErrBadEntry = errors.New("storage: malformed log entry")
 	// ErrBadSnapshot is returned by Restore for a stream that is not a keepkv snapshot.

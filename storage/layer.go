@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/btree"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -22,19 +23,23 @@ import (
 // Raft replays the entries after bbolt's applied index from its log.
 type memLayer struct {
 	recs    map[string][]byte // memKey → encoded record; nil = deleted
-	index   map[string]bool   // expiry index key → present
-	cleared [NumDBs]bool      // the database was emptied before recs
-	dirty   bool              // applied advanced in this layer
-	size    int64             // approximate bytes held
+	index   map[string]Type   // expiry index key → the key's type; 0 = deleted
+	elems   *btree.BTreeG[elemItem]
+	garbage map[uint64]int64 // collections to remove: oid → count; -1 = done
+	cleared [NumDBs]bool     // the database was emptied before recs
+	dirty   bool             // applied advanced in this layer
+	size    int64            // approximate bytes held
 
 	// Set when sealed: the state this layer brings bbolt to.
-	applied uint64
-	keys    [NumDBs]int64
-	expires [NumDBs]int64
+	applied  uint64
+	keys     [NumDBs]int64
+	expires  [NumDBs]int64
+	nextOID  uint64
+	garbageN int64
 }
 
 func newLayer() *memLayer {
-	return &memLayer{recs: map[string][]byte{}, index: map[string]bool{}}
+	return &memLayer{recs: map[string][]byte{}, index: map[string]Type{}, elems: newElemTree(), garbage: map[uint64]int64{}}
 }
 
 // memKey is a key's identity across databases: db ‖ key.
@@ -45,25 +50,28 @@ func memKey(db uint8, key []byte) string {
 	return string(b)
 }
 
-func (l *memLayer) setRec(db uint8, key, rec []byte) {
-	l.recs[memKey(db, key)] = rec
-	l.size += int64(len(key) + len(rec) + 48)
+func (l *memLayer) setRec(mk string, rec []byte) {
+	l.recs[mk] = rec
+	l.size += int64(len(mk) + len(rec) + 48)
 }
 
-func (l *memLayer) setIndex(k []byte, present bool) {
-	l.index[string(k)] = present
+func (l *memLayer) setIndex(k []byte, t Type) {
+	l.index[string(k)] = t
 	l.size += int64(len(k) + 48)
 }
 
-// clear empties database db as of this point of the layer.
-func (l *memLayer) clear(db uint8) {
-	for k := range l.recs {
+// clear empties database db as of this point of the layer, moving the
+// entries it removes into recs and index (for a rollback).
+func (l *memLayer) clear(db uint8, recs map[string][]byte, index map[string]Type) {
+	for k, v := range l.recs {
 		if k[0] == db {
+			recs[k] = v
 			delete(l.recs, k)
 		}
 	}
-	for k := range l.index {
+	for k, v := range l.index {
 		if len(k) > 8 && k[8] == db {
+			index[k] = v
 			delete(l.index, k)
 		}
 	}
@@ -90,19 +98,26 @@ func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte 
 	return tx.Bucket(dbBuckets[db]).Get(dataKey(key))
 }
 
-// indexed reports whether the expiry index holds k (an indexKey in
-// database db), looking through layers (newest first) to tx.
-func indexed(layers []*memLayer, tx *bolt.Tx, db uint8, k []byte) bool {
+// indexed returns the type of the key whose expiry index entry is k (an
+// indexKey in database db), or 0 if the index does not hold k, looking
+// through layers (newest first) to tx.
+func indexed(layers []*memLayer, tx *bolt.Tx, db uint8, k []byte) Type {
 	for _, l := range layers {
-		if present, ok := l.index[string(k)]; ok {
-			return present
+		if t, ok := l.index[string(k)]; ok {
+			return t
 		}
 		if l.cleared[db] {
-			return false
+			return 0
 		}
 	}
-	found, _ := tx.Bucket(bucketExpiry).Cursor().Seek(k)
-	return bytes.Equal(found, k)
+	found, v := tx.Bucket(bucketExpiry).Cursor().Seek(k)
+	if !bytes.Equal(found, k) {
+		return 0
+	}
+	if len(v) == 0 {
+		return TypeString // written before the index held types
+	}
+	return Type(v[0])
 }
 
 // writeTo writes the layer into a bbolt write transaction.
@@ -150,8 +165,8 @@ func (l *memLayer) writeTo(tx *bolt.Tx) error {
 	idx.FillPercent = 0.9
 	for _, k := range slices.Sorted(maps.Keys(l.index)) {
 		var err error
-		if l.index[k] {
-			err = idx.Put([]byte(k), nil)
+		if t := l.index[k]; t != 0 {
+			err = idx.Put([]byte(k), []byte{byte(t)})
 		} else {
 			err = idx.Delete([]byte(k))
 		}
@@ -159,12 +174,21 @@ func (l *memLayer) writeTo(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	if err := l.writeElems(tx); err != nil {
+		return err
+	}
 	return l.writeMeta(tx)
 }
 
 func (l *memLayer) writeMeta(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	if err := meta.Put(keyApplied, u64(l.applied)); err != nil {
+		return err
+	}
+	if err := meta.Put(keyNextOID, u64(l.nextOID)); err != nil {
+		return err
+	}
+	if err := meta.Put(keyGarbage, u64(uint64(l.garbageN))); err != nil {
 		return err
 	}
 	for i := range NumDBs {
@@ -261,8 +285,10 @@ func (db *DB) endCheckpoint() {
 func (db *DB) seal() []*memLayer {
 	db.mem.Lock()
 	defer db.mem.Unlock()
-	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.dirty || a.hasClear() {
+	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.elems.Len() > 0 || len(a.garbage) > 0 || a.dirty || a.hasClear() {
 		a.applied = db.applied.Load()
+		a.nextOID = db.nextOID.Load()
+		a.garbageN = db.garbage.Load()
 		for i := range NumDBs {
 			a.keys[i] = db.keys[i].Load()
 			a.expires[i] = db.expires[i].Load()

@@ -62,10 +62,15 @@ func ParseFloat(b []byte) (*big.Float, bool) {
 	case "inf", "infinity":
 		return new(big.Float).SetInf(s[0] == '-'), true
 	}
-	if strings.ContainsAny(s, "_ \t\r\n\v\f") || strings.HasPrefix(strings.TrimLeft(s, "+-"), "0x") {
+	if strings.ContainsAny(s, "_ \t\r\n\v\f") {
 		return nil, false
 	}
-	f, _, err := big.ParseFloat(s, 10, floatPrec, big.ToNearestEven)
+	// strtold reads hexadecimal floats too ("0x10", "0x1.8p3").
+	base := 10
+	if unsigned := strings.TrimLeft(s, "+-"); len(s)-len(unsigned) <= 1 && len(unsigned) > 2 && (unsigned[:2] == "0x" || unsigned[:2] == "0X") {
+		base = 0
+	}
+	f, _, err := big.ParseFloat(s, base, floatPrec, big.ToNearestEven)
 	if err != nil {
 		return nil, false
 	}

@@ -41,6 +41,11 @@ func (a *applier) cmd(c *Cmd) Result {
 		return a.flushAll()
 	case OpExpireIf:
 		return a.expireIf(c)
+	case OpGC:
+		return a.gc(c)
+	}
+	if f := familyOf(c.Op); f != nil {
+		return f.apply(a, c)
 	}
 	return errResult(ErrBadEntry)
 }
@@ -144,7 +149,7 @@ func (a *applier) appendValue(c *Cmd) Result {
 		return errResult(err)
 	}
 	n := int64(len(s.rec.value)) + int64(len(c.Vals[0]))
-	if c.Limit > 0 && n > c.Limit {
+	if n > MaxStringLen || (c.Limit > 0 && n > c.Limit) {
 		return errResult(ErrTooLarge)
 	}
 	v := make([]byte, 0, n)
@@ -162,10 +167,16 @@ func (a *applier) setRange(c *Cmd) Result {
 	if len(val) == 0 {
 		return intResult(int64(len(s.rec.value)))
 	}
-	end := c.Int + int64(len(val))
-	if c.Int < 0 || (c.Limit > 0 && end > c.Limit) {
+	// Compare without adding: offset + length overflows int64 for
+	// offsets near 2^63, which must be refused, not wrapped.
+	limit := MaxStringLen
+	if c.Limit > 0 {
+		limit = min(limit, c.Limit)
+	}
+	if c.Int < 0 || c.Int > limit || int64(len(val)) > limit-c.Int {
 		return errResult(ErrTooLarge)
 	}
+	end := c.Int + int64(len(val))
 	v := clone(s.rec.value)
 	if int64(len(v)) < end {
 		v = append(v, make([]byte, end-int64(len(v)))...)
@@ -192,7 +203,7 @@ func (a *applier) expire(c *Cmd) Result {
 		a.del(&s)
 		return intResult(1)
 	}
-	a.put(&s, s.rec.value, when)
+	a.setDeadline(&s, when)
 	return intResult(1)
 }
 
@@ -201,7 +212,7 @@ func (a *applier) persist(c *Cmd) Result {
 	if !s.exists || s.rec.deadline == 0 {
 		return intResult(0)
 	}
-	a.put(&s, s.rec.value, 0)
+	a.setDeadline(&s, 0)
 	return intResult(1)
 }
 
@@ -221,9 +232,9 @@ func (a *applier) rename(c *Cmd) Result {
 	if nx && dst.exists {
 		return intResult(0)
 	}
-	value, deadline := clone(src.rec.value), src.rec.deadline
-	a.del(&src)
-	a.put(&dst, value, deadline)
+	typ, value, deadline := src.rec.typ, clone(src.rec.value), src.rec.deadline
+	a.detach(&src)
+	a.store(&dst, typ, value, deadline)
 	if nx {
 		return intResult(1)
 	}
@@ -294,16 +305,25 @@ func (a *applier) getEx(c *Cmd) Result {
 // a deadline sit together, not the key's record, which in a large store is
 // on a page of its own that may not be in memory.
 func (a *applier) expireIf(c *Cmd) Result {
-	if !expired(c.Deadline, a.now) || !indexed(a.layers, a.tx, c.DB, indexKey(c.Deadline, c.DB, c.Keys[0])) {
+	if !expired(c.Deadline, a.now) {
 		return intResult(0)
 	}
-	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: record{deadline: c.Deadline}}
+	typ := indexed(a.layers, a.tx, c.DB, indexKey(c.Deadline, c.DB, c.Keys[0]))
+	if typ == 0 {
+		return intResult(0)
+	}
+	if typ.IsCollection() {
+		a.lookup(c.DB, c.Keys[0]) // deletes it, releasing its elements
+		return intResult(1)
+	}
+	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: record{typ: typ, deadline: c.Deadline}}
 	a.del(&s)
 	return intResult(1)
 }
 
 func (a *applier) flushDB(db uint8) Result {
-	a.layer.clear(db)
+	a.releaseDB(db)
+	a.clearDB(db)
 	a.keyDelta[db] = -a.db.keys[db].Load()
 	a.expDelta[db] = -a.db.expires[db].Load()
 	return okResult()

@@ -11,7 +11,7 @@ import (
 // Value is a live key's stored state. Data is valid only inside the View
 // that returned it.
 type Value struct {
-	Type     byte
+	Type     Type
 	Deadline int64 // absolute Unix ms; 0 = none
 	Data     []byte
 }
@@ -38,27 +38,45 @@ func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
 // ScanResult is one page of a Scan.
 type ScanResult struct {
 	Keys   [][]byte
-	Cursor uint64 // 0 when the scan is complete
+	Cursor uint64 // 0 when the scan is complete; always < MaxCursor
 }
+
+// MaxCursor bounds every cursor Scan returns: JavaScript clients (node-redis
+// 4's scanIterator) read a SCAN cursor as a Number, exact only below 2^53.
+const MaxCursor = 1 << 53
+
+// cursorShift turns a 64-bit hash position into a cursor: a cursor is the
+// top 53 bits of the hash of the next key to visit.
+const cursorShift = 64 - 53
 
 // Scan visits live keys of db in hash order starting at cursor (0 = the
 // beginning), calling fn for each; fn returns whether to include the key.
-// It stops after examining about count keys, but never between two keys
-// with the same hash, so the returned cursor resumes exactly after them.
-// A key present for the whole scan is returned exactly once.
+// A cursor is the top 53 bits of a hash position (see MaxCursor): Scan
+// resumes at the first key whose hash is >= cursor<<11. It stops after
+// examining about count keys (at least one), but never between two keys
+// whose hashes share those 53 bits, so the next page starts exactly at the
+// first key it did not examine. Hence a key present for the whole scan is
+// returned exactly once. A cursor >= MaxCursor, which Scan never returns,
+// lies past every position: the page is empty and the scan complete.
 func (r *Reader) Scan(db uint8, cursor uint64, count int, now int64, fn func(key []byte, v Value) bool) ScanResult {
 	var res ScanResult
+	if cursor >= MaxCursor {
+		return res
+	}
+	count = max(count, 1) // with 0 it could stop before examining a key, and loop
 	c := r.tx.Bucket(dbBuckets[db]).Cursor()
 	seen := 0
-	var lastHash uint64
-	for k, raw := c.Seek(u64(cursor)); k != nil; k, raw = c.Next() {
-		h := binary.BigEndian.Uint64(k)
-		if seen >= count && h != lastHash {
-			res.Cursor = h
+	var last uint64 // cursor (53-bit prefix) of the last key examined
+	for k, raw := c.Seek(u64(cursor << cursorShift)); k != nil; k, raw = c.Next() {
+		pos := binary.BigEndian.Uint64(k) >> cursorShift
+		// pos > last here, as keys come in hash order, so pos >= 1: a page
+		// that stops always returns a cursor other than 0.
+		if seen >= count && pos != last {
+			res.Cursor = pos
 			return res
 		}
 		seen++
-		lastHash = h
+		last = pos
 		rec, ok := decodeRecord(raw)
 		if !ok || expired(rec.deadline, now) {
 			continue

@@ -7,6 +7,17 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
+// MaxStringLen bounds any string apply builds (SETRANGE, APPEND), whatever
+// limit the command carries: Redis's proto-max-bulk-len default, 512 MiB.
+const MaxStringLen int64 = 512 << 20
+
+// MaxKeyLen bounds keys, hash fields and set and sorted-set members:
+// each becomes (part of) a bbolt key, which bbolt limits to 32 KiB, and a
+// checkpoint that met a longer one would fail on every replica. Commands
+// that would store a longer one fail with ErrKeyTooLong and change nothing
+// (reads simply find no such key, as nothing can be stored under it).
+const MaxKeyLen = 32<<10 - 64
+
 // NumDBs is the number of logical databases (SELECT 0..NumDBs-1).
 const NumDBs = 16
 
@@ -56,23 +67,19 @@ func indexKey(deadline int64, db uint8, key []byte) []byte {
 	return b
 }
 
-// TypeString is the only value type keepkv stores today; the type byte keeps
-// room for others.
-const TypeString byte = 's'
-
 // record is the decoded form of a stored value:
 // type (1 byte) ‖ deadline (8 bytes, 0 = none) ‖ value.
 type record struct {
-	typ      byte
+	typ      Type
 	deadline int64
 	value    []byte
 }
 
 const recordHeader = 9
 
-func encodeRecord(typ byte, deadline int64, value []byte) []byte {
+func encodeRecord(typ Type, deadline int64, value []byte) []byte {
 	b := make([]byte, recordHeader+len(value))
-	b[0] = typ
+	b[0] = byte(typ)
 	binary.BigEndian.PutUint64(b[1:], uint64(deadline))
 	copy(b[recordHeader:], value)
 	return b
@@ -83,7 +90,7 @@ func decodeRecord(b []byte) (record, bool) {
 		return record{}, false
 	}
 	return record{
-		typ:      b[0],
+		typ:      Type(b[0]),
 		deadline: int64(binary.BigEndian.Uint64(b[1:])),
 		value:    b[recordHeader:],
 	}, true

@@ -61,6 +61,7 @@ type Config struct {
 	users             []server.User
 	peers             []replication.Member
 	ExpiryHorizon     time.Duration
+	ShutdownTimeout   time.Duration
 }
 
 const usageHeader = `Usage: keepkv [flags]
@@ -118,6 +119,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
 	fs.BoolVar(&c.StaleReads, "stale-reads", false, "serve reads from this node's local state even on followers (as READONLY does per connection)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)

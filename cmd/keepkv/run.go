@@ -5,6 +5,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/keepkv/keepkv/server"
@@ -35,7 +36,22 @@ func run(ctx context.Context, c Config) error {
 		return err
 	}
 	logger.Info("keepkv started", "addr", s.Addr().String(), "raft", c.RaftAddr, "dir", c.Dir, "id", id)
-	<-ctx.Done()
-	logger.Info("shutting down")
-	return s.Close()
+	select {
+	case <-ctx.Done():
+	case <-s.ShutdownRequested():
+		logger.Info("SHUTDOWN requested by a client")
+	}
+	logger.Info("shutting down", "timeout", c.ShutdownTimeout)
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(c.ShutdownTimeout):
+		// Everything acknowledged is in the fsynced Raft log: exiting now
+		// is as safe as SIGKILL, and the restart replays what is missing.
+		logger.Error("orderly shutdown did not finish in time; exiting anyway", "timeout", c.ShutdownTimeout)
+		os.Exit(1)
+		return nil
+	}
 }

@@ -1,0 +1,4 @@
+package server
+
+// listCommands are the list family's commands. Not written yet.
+func listCommands() []*command { return nil }

@@ -1,0 +1,171 @@
+package storage
+
+import (
+	"fmt"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func hset(key string, kv ...string) Cmd {
+	c := Cmd{Op: OpHSet, Keys: [][]byte{[]byte(key)}}
+	for _, s := range kv {
+		c.Vals = append(c.Vals, []byte(s))
+	}
+	return c
+}
+
+func keyCmd(op Op, keys ...string) Cmd {
+	c := Cmd{Op: op}
+	for _, k := range keys {
+		c.Keys = append(c.Keys, []byte(k))
+	}
+	return c
+}
+
+// hashOf reads a whole hash as a map (nil: no such key).
+func hashOf(t *testing.T, db *DB, key string) map[string]string {
+	t.Helper()
+	var out map[string]string
+	err := db.View(func(r *Reader) error {
+		v, ok := r.Get(0, []byte(key), 1)
+		if !ok {
+			return nil
+		}
+		if v.Type != TypeHash {
+			return fmt.Errorf("%s is a %s", key, v.Type)
+		}
+		out = map[string]string{}
+		r.HRange(v, nil, func(f, val []byte) bool { out[string(f)] = string(val); return true })
+		if int64(len(out)) != v.Len() {
+			return fmt.Errorf("%s: %d fields, header says %d", key, len(out), v.Len())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// elemRecords counts element records on disk and in memory layers.
+func elemRecords(t *testing.T, db *DB) int {
+	t.Helper()
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	db.bolt.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketElems).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+type applyLog struct {
+	t   *testing.T
+	dbs []*DB
+	idx uint64
+}
+
+func (l *applyLog) apply(now int64, cmds ...Cmd) []Result {
+	l.t.Helper()
+	l.idx++
+	var res []Result
+	for _, db := range l.dbs {
+		out := mustApply(l.t, db, LogEntry{Index: l.idx, Data: entry(now, cmds...)})
+		res = out.Results[0]
+	}
+	return res
+}
+
+func TestHashElementsLifecycle(t *testing.T) {
+	l := &applyLog{t: t, dbs: []*DB{mustOpen(t), mustOpen(t)}}
+	db := l.dbs[0]
+	r := l.apply(1, hset("h", "a", "1", "b", "2"), hset("h", "b", "3", "c", "4"))
+	if r[0].Int != 2 || r[1].Int != 1 {
+		t.Fatalf("HSET results %+v", r)
+	}
+	if got := hashOf(t, db, "h"); fmt.Sprint(got) != "map[a:1 b:3 c:4]" {
+		t.Fatalf("h = %v", got)
+	}
+	// A checkpoint between writes changes nothing.
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(2, Cmd{Op: OpHDel, Keys: [][]byte{[]byte("h")}, Vals: [][]byte{[]byte("a"), []byte("zz")}})
+	if got := hashOf(t, db, "h"); fmt.Sprint(got) != "map[b:3 c:4]" {
+		t.Fatalf("after HDEL h = %v", got)
+	}
+	// RENAME moves the header; the elements follow.
+	l.apply(3, keyCmd(OpRename, "h", "h2"))
+	if hashOf(t, db, "h") != nil || fmt.Sprint(hashOf(t, db, "h2")) != "map[b:3 c:4]" {
+		t.Fatal("RENAME lost the elements")
+	}
+	// Deleting every field deletes the key and its records.
+	l.apply(4, Cmd{Op: OpHDel, Keys: [][]byte{[]byte("h2")}, Vals: [][]byte{[]byte("b"), []byte("c")}})
+	if hashOf(t, db, "h2") != nil || db.KeyCount(0) != 0 || elemRecords(t, db) != 0 {
+		t.Fatalf("empty hash: keys %d records %d", db.KeyCount(0), elemRecords(t, db))
+	}
+	// SET over a small hash, and a recreated hash never sees old fields.
+	l.apply(5, hset("h", "x", "1"), set("h", "str", 0), hset("g", "y", "1"), keyCmd(OpDel, "g"), hset("g", "z", "2"))
+	if got := hashOf(t, db, "g"); fmt.Sprint(got) != "map[z:2]" {
+		t.Fatalf("recreated g = %v", got)
+	}
+	if n := elemRecords(t, db); n != 1 {
+		t.Fatalf("%d element records, want 1 (g.z)", n)
+	}
+	if r := l.apply(6, hset("h", "f", "v")); r[0].Err != ErrWrongType {
+		t.Fatalf("HSET on a string: %+v", r)
+	}
+	if a, b := digestOf(t, l.dbs[0]), digestOf(t, l.dbs[1]); a != b {
+		t.Fatalf("replicas differ: %s %s", a, b)
+	}
+}
+
+// A big collection's DEL returns at once and leaves its records to the
+// garbage queue, which GC entries drain; nothing is resurrected.
+func TestBigCollectionReleasedByGC(t *testing.T) {
+	l := &applyLog{t: t, dbs: []*DB{mustOpen(t), mustOpen(t)}}
+	db := l.dbs[0]
+	big := hset("big")
+	for i := range 1000 {
+		big.Vals = append(big.Vals, []byte(fmt.Sprintf("f%04d", i)), []byte("v"))
+	}
+	l.apply(1, big)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(2, keyCmd(OpDel, "big"), hset("big", "new", "1"))
+	if db.GarbageCount() != 1 {
+		t.Fatalf("garbage %d, want 1", db.GarbageCount())
+	}
+	if got := hashOf(t, db, "big"); fmt.Sprint(got) != "map[new:1]" {
+		t.Fatalf("big = %v (old fields resurrected?)", got)
+	}
+	total := 0
+	for i := 0; db.GarbageCount() > 0; i++ {
+		if i > 20 {
+			t.Fatal("GC does not finish")
+		}
+		r := l.apply(int64(3+i), Cmd{Op: OpGC, Int: 300})
+		total += int(r[0].Int)
+	}
+	if total != 1000 || elemRecords(t, db) != 1 {
+		t.Fatalf("GC removed %d records, %d left; want 1000 and 1", total, elemRecords(t, db))
+	}
+	if r := l.apply(100, Cmd{Op: OpGC, Int: 300}); r[0].Int != 0 {
+		t.Fatalf("GC with nothing queued: %+v", r)
+	}
+	// FLUSHDB releases every collection of the database.
+	l.apply(101, big, hset("small", "a", "1"), Cmd{Op: OpFlushDB})
+	for db.GarbageCount() > 0 {
+		l.apply(102, Cmd{Op: OpGC, Int: 5000})
+	}
+	if n := elemRecords(t, db); n != 0 {
+		t.Fatalf("%d element records after FLUSHDB and GC", n)
+	}
+	if a, b := digestOf(t, l.dbs[0]), digestOf(t, l.dbs[1]); a != b {
+		t.Fatalf("replicas differ: %s %s", a, b)
+	}
+}

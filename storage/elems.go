@@ -1,0 +1,233 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"maps"
+	"slices"
+
+	"github.com/google/btree"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Element records (DESIGN.md "Data model"): one per hash field, set or
+// sorted-set member and list element, so that an element operation costs
+// O(log n) whatever the collection's size. They live in the elems bucket:
+//
+//	oid (8) ‖ kind (1) ‖ element → value
+//
+// kind kindElem: hash field → value; set member → empty; sorted-set member
+// → score (8 bytes, float bits); list position (8, sortable) → element.
+// kind kindScore: sorted-set index, sortable score (8) ‖ member → empty.
+//
+// An oid belongs to one collection for the life of the store, so the
+// elements need no database or key: a deleted collection's records are
+// unreachable at once and removed later, a few at a time (garbage).
+var (
+	bucketElems   = []byte("elems")
+	bucketGarbage = []byte("garbage") // oid (8) → count (8) of collections to remove
+	keyNextOID    = []byte("oid")
+	keyGarbage    = []byte("garbage")
+)
+
+// Element kinds.
+const (
+	kindElem  byte = 'e'
+	kindScore byte = 's'
+)
+
+func elemPrefix(oid uint64, kind byte) []byte {
+	b := make([]byte, 9, 9+16)
+	binary.BigEndian.PutUint64(b, oid)
+	b[8] = kind
+	return b
+}
+
+func elemKey(oid uint64, kind byte, elem []byte) []byte {
+	return append(elemPrefix(oid, kind), elem...)
+}
+
+// prefixEnd returns the smallest key after every key starting with p, or
+// nil if there is none.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// elemItem is an element record in a memory layer; del marks a deletion.
+type elemItem struct {
+	key string
+	val []byte
+	del bool
+}
+
+func elemLess(a, b elemItem) bool { return a.key < b.key }
+
+func newElemTree() *btree.BTreeG[elemItem] { return btree.NewG(16, elemLess) }
+
+// lookupElem finds an element record in layers (newest first), falling
+// back to tx.
+func lookupElem(layers []*memLayer, tx *bolt.Tx, k []byte) ([]byte, bool) {
+	for _, l := range layers {
+		if l.elems.Len() == 0 {
+			continue
+		}
+		if it, ok := l.elems.Get(elemItem{key: string(k)}); ok {
+			return it.val, !it.del
+		}
+	}
+	v := tx.Bucket(bucketElems).Get(k)
+	return v, v != nil
+}
+
+// rangeElems calls fn for each live element record whose key starts with
+// prefix, in key order (reverse: descending), starting at from (inclusive;
+// nil: the first, or for reverse the last, of the prefix), until fn returns
+// false. The records of layers (newest first) shadow those of tx. Keys and
+// values passed to fn are valid only during the call.
+func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bool, fn func(k, v []byte) bool) {
+	lo, hi := prefix, prefixEnd(prefix) // [lo, hi); hi nil: unbounded
+	if from != nil {
+		if reverse {
+			hi = append(bytes.Clone(from), 0) // from inclusive
+		} else {
+			lo = from
+		}
+	}
+	mem := layerRange(layers, lo, hi)
+	if reverse {
+		slices.Reverse(mem)
+	}
+	c := tx.Bucket(bucketElems).Cursor()
+	var k, v []byte
+	if reverse {
+		if hi == nil {
+			k, v = c.Last()
+		} else if k, v = c.Seek(hi); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	} else {
+		k, v = c.Seek(lo)
+	}
+	inRange := func(k []byte) bool {
+		return k != nil && bytes.Compare(k, lo) >= 0 && (hi == nil || bytes.Compare(k, hi) < 0)
+	}
+	step := func() {
+		if reverse {
+			k, v = c.Prev()
+		} else {
+			k, v = c.Next()
+		}
+	}
+	i := 0
+	for {
+		diskOK := inRange(k)
+		if !diskOK && i == len(mem) {
+			return
+		}
+		// Compare the next disk key with the next memory key.
+		cmp := 0
+		switch {
+		case !diskOK:
+			cmp = 1 // memory first
+		case i == len(mem):
+			cmp = -1
+		default:
+			cmp = bytes.Compare(k, []byte(mem[i].key))
+			if reverse {
+				cmp = -cmp
+			}
+		}
+		switch {
+		case cmp < 0: // only on disk
+			if !fn(k, v) {
+				return
+			}
+			step()
+		default: // in memory (shadowing the disk record when cmp == 0)
+			if cmp == 0 {
+				step()
+			}
+			it := mem[i]
+			i++
+			if !it.del && !fn([]byte(it.key), it.val) {
+				return
+			}
+		}
+	}
+}
+
+// layerRange returns the layers' element records in [lo, hi), the newest
+// of each key, in ascending order.
+func layerRange(layers []*memLayer, lo, hi []byte) []elemItem {
+	var out []elemItem
+	seen := map[string]bool{}
+	for _, l := range layers {
+		if l.elems.Len() == 0 {
+			continue
+		}
+		visit := func(it elemItem) bool {
+			if hi != nil && it.key >= string(hi) {
+				return false
+			}
+			if !seen[it.key] {
+				seen[it.key] = true
+				out = append(out, it)
+			}
+			return true
+		}
+		l.elems.AscendGreaterOrEqual(elemItem{key: string(lo)}, visit)
+	}
+	if len(layers) > 1 {
+		slices.SortFunc(out, func(a, b elemItem) int { return cmpStr(a.key, b.key) })
+	}
+	return out
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// writeElems writes a layer's element records and garbage queue changes
+// into a bbolt write transaction, in key order.
+func (l *memLayer) writeElems(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketElems)
+	var err error
+	l.elems.Ascend(func(it elemItem) bool {
+		if it.del {
+			err = b.Delete([]byte(it.key))
+		} else {
+			err = b.Put([]byte(it.key), it.val)
+		}
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	g := tx.Bucket(bucketGarbage)
+	for _, oid := range slices.Sorted(maps.Keys(l.garbage)) {
+		if cnt := l.garbage[oid]; cnt >= 0 {
+			err = g.Put(u64(oid), u64(uint64(cnt)))
+		} else {
+			err = g.Delete(u64(oid))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

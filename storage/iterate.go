@@ -1,0 +1,64 @@
+package storage
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// scanPage is how many keys ScanKeys examines between two looks at its
+// context.
+const scanPage = 1024
+
+// ScanKeys is Reader.Scan over everything applied, for commands that
+// iterate the keyspace (SCAN, KEYS). It checkpoints the applied changes
+// first, then reads a bbolt snapshot without holding the lock applies take,
+// so writes go on however long the iteration runs; a cancelled ctx ends it
+// with ctx's error. count may be huge (KEYS).
+func (db *DB) ScanKeys(ctx context.Context, n uint8, cursor uint64, count int, now int64, fn func(key []byte, v Value) bool) (ScanResult, error) {
+	var res ScanResult
+	// Once ctx is done, fn is skipped: the page in progress ends quickly
+	// however costly fn is (a pattern match).
+	visit := func(k []byte, v Value) bool { return ctx.Err() == nil && fn(k, v) }
+	err := db.snapshotView(func(r *Reader) error {
+		for examined := 0; ; examined += scanPage {
+			page := r.Scan(n, cursor, min(scanPage, count-examined), now, visit)
+			if err := ctx.Err(); err != nil {
+				return err // the page may lack keys fn never saw
+			}
+			res.Keys = append(res.Keys, page.Keys...)
+			res.Cursor, cursor = page.Cursor, page.Cursor
+			if cursor == 0 || examined+scanPage >= count {
+				return nil
+			}
+		}
+	})
+	return res, err
+}
+
+// RandomKey returns a live key of database n near the hash position pos,
+// or false when it has none, from everything applied.
+func (db *DB) RandomKey(n uint8, pos uint64, now int64) ([]byte, bool, error) {
+	var key []byte
+	var ok bool
+	err := db.snapshotView(func(r *Reader) error {
+		key, ok = r.RandomKey(n, pos, now)
+		return nil
+	})
+	return key, ok, err
+}
+
+// snapshotView checkpoints every applied change and runs fn on a bbolt
+// read transaction alone: unlike View it does not hold the layers' lock,
+// so applies do not wait for fn. Close and Restore still wait for it.
+func (db *DB) snapshotView(fn func(r *Reader) error) error {
+	if err := db.Flush(); err != nil {
+		return err
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}
