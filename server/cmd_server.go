@@ -119,6 +119,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keepkv_checkpoint_pending_bytes", i64s(s.db.PendingBytes())},
 			{"keepkv_checkpoint_backlog_waits", i64s(s.db.BacklogWaits())},
 			{"keepkv_expiry_paced_waits", i64s(s.stats.expirePaced.Load())},
+			{"keepkv_gc_pending_collections", i64s(s.db.GarbageCount())},
 		}
 	case "stats":
 		st := &s.stats
@@ -294,6 +295,8 @@ func cmdCommand(x *execCtx, args [][]byte) {
 		for _, n := range names {
 			x.w.BulkString(n)
 		}
+	case "getkeys":
+		commandGetKeys(x, args[2:])
 	case "help":
 		if len(args) != 2 {
 			x.w.Error(errArity("command|help"))
@@ -381,9 +384,77 @@ func writeCommandInfo(w *replyWriter, c *command) {
 	w.Int(int64(c.firstKey))
 	w.Int(int64(c.lastKey))
 	w.Int(int64(c.step))
-	w.Set(1)
-	w.Status("@" + c.group)
+	cats := c.aclCategories()
+	w.Set(len(cats))
+	for _, cat := range cats {
+		w.Status("@" + cat)
+	}
 	w.Array(0)
 	w.Array(0)
 	w.Array(0)
+}
+
+// aclCategories are the command's ACL categories, as Redis names them,
+// derived from its flags and group.
+func (c *command) aclCategories() []string {
+	var cats []string
+	if g, ok := groupCategory[c.group]; ok {
+		cats = append(cats, g)
+	}
+	if c.flags&flagWrite != 0 {
+		cats = append(cats, "write")
+	}
+	if c.flags&flagRead != 0 {
+		cats = append(cats, "read")
+	}
+	if c.flags&flagFast != 0 {
+		cats = append(cats, "fast")
+	} else {
+		cats = append(cats, "slow")
+	}
+	if c.flags&flagAdmin != 0 {
+		cats = append(cats, "admin", "dangerous")
+	}
+	return cats
+}
+
+// groupCategory maps a command group to its ACL category.
+var groupCategory = map[string]string{
+	"generic": "keyspace", "string": "string", "hash": "hash", "set": "set",
+	"sorted_set": "sortedset", "list": "list", "bitmap": "bitmap",
+	"connection": "connection", "pubsub": "pubsub", "scripting": "scripting",
+	"transactions": "transaction",
+}
+
+// commandGetKeys answers COMMAND GETKEYS <command> <args...> from the
+// table's key positions.
+func commandGetKeys(x *execCtx, args [][]byte) {
+	if len(args) < 2 {
+		x.w.Error(errArity("command|getkeys"))
+		return
+	}
+	c := x.s.table.lookup(args[0])
+	switch {
+	case c == nil:
+		x.w.Error("ERR Invalid command specified")
+		return
+	case !c.arityOK(len(args)):
+		x.w.Error("ERR Invalid number of arguments specified for command")
+		return
+	case c.firstKey <= 0:
+		x.w.Error("ERR The command has no key arguments")
+		return
+	}
+	last := c.lastKey
+	if last < 0 {
+		last += len(args)
+	}
+	var keys [][]byte
+	for i := c.firstKey; i <= last && i < len(args); i += max(c.step, 1) {
+		keys = append(keys, args[i])
+	}
+	x.w.Array(len(keys))
+	for _, k := range keys {
+		x.w.Bulk(k)
+	}
 }

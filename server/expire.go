@@ -90,6 +90,7 @@ func (e *expirer) run(stop, done chan struct{}) {
 		if due := e.due(now); len(due) > 0 {
 			e.expire(now, due, stop)
 		}
+		e.collect(now, stop)
 		select {
 		case <-stop:
 			return
@@ -112,17 +113,8 @@ func (e *expirer) refill(now int64) {
 	from, target := e.cursor, e.loadTarget
 	e.mu.Unlock()
 	// Deadlines applied before loadTarget was raised are not in the wheel;
-	// checkpoint them so the index scan below sees them.
-	if err := e.s.db.Flush(); err != nil {
-		return
-	}
-
-	var page []storage.Due
-	var next []byte
-	err := e.s.db.View(func(r *storage.Reader) error {
-		page, next = r.DueBetween(from, target, refillPage)
-		return nil
-	})
+	// the index scan sees every one applied so far.
+	page, next, err := e.s.db.DueBetween(from, target, refillPage)
 	if err != nil {
 		return
 	}
@@ -223,6 +215,37 @@ func (e *expirer) expireWave(now int64, due []ttl.Item) {
 			if r.Kind == storage.ResultInt && r.Int == 1 {
 				e.s.stats.expired.Add(1)
 			}
+		}
+	}
+}
+
+// Garbage collection: the element records of big collections that were
+// deleted or overwritten wait in a queue (storage.DB.GarbageCount). The
+// leader drains it with OpGC entries of gcBatch records, gcPerTick entries
+// per tick at most, so that a deleted million-member set costs client
+// writes nothing noticeable.
+const (
+	gcBatch   = 2000
+	gcPerTick = 4
+)
+
+func (e *expirer) collect(now int64, stop <-chan struct{}) {
+	for range gcPerTick {
+		if e.s.db.GarbageCount() == 0 {
+			return
+		}
+		if _, err := e.s.db.AwaitBacklog(stop); err != nil {
+			return
+		}
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ent := storage.Entry{Now: now, Cmds: []storage.Cmd{{Op: storage.OpGC, Int: gcBatch}}}
+		res, err := e.s.node.Propose(context.Background(), ent.Encode()).Wait()
+		if err != nil || len(res) != 1 || res[0].Int < gcBatch {
+			return // failed, or that collection is done: go on next tick
 		}
 	}
 }

@@ -454,10 +454,20 @@ func describeEntry(e storage.Entry) string {
 	return b.String()
 }
 
+// describeResults renders results exactly, for comparing two stores'
+// results.
 func describeResults(rs []storage.Result) string {
 	var b strings.Builder
 	for _, r := range rs {
-		fmt.Fprintf(&b, "[%d %d %.64q %v]", r.Kind, r.Int, r.Bytes, r.Err)
+		describeResult(&b, r)
 	}
 	return b.String()
+}
+
+func describeResult(b *strings.Builder, r storage.Result) {
+	fmt.Fprintf(b, "[%d %d %q %v %v %v", r.Kind, r.Int, r.Bytes, r.Err, r.Float, r.Null)
+	for _, e := range r.Elems {
+		describeResult(b, e)
+	}
+	b.WriteByte(']')
 }

@@ -48,6 +48,17 @@ func (db *DB) RandomKey(n uint8, pos uint64, now int64) ([]byte, bool, error) {
 	return key, ok, err
 }
 
+// DueBetween is Reader.DueBetween over everything applied.
+func (db *DB) DueBetween(from []byte, until int64, limit int) ([]Due, []byte, error) {
+	var page []Due
+	var next []byte
+	err := db.snapshotView(func(r *Reader) error {
+		page, next = r.DueBetween(from, until, limit)
+		return nil
+	})
+	return page, next, err
+}
+
 // snapshotView checkpoints every applied change and runs fn on a bbolt
 // read transaction alone: unlike View it does not hold the layers' lock,
 // so applies do not wait for fn. Close and Restore still wait for it.

@@ -61,6 +61,8 @@ func TestRobustness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), *flagDuration)
 	defer cancel()
 	w := newWorkload(r, seed)
+	defer w.closeHostile()
+	w.seedHostile(t)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); w.run(ctx) }()
@@ -68,9 +70,11 @@ func TestRobustness(t *testing.T) {
 	wg.Wait()
 	r.healAll(t)
 	v := check(t, r, w, art)
+	v += checkSurvival(t, r, art)
 	t.Logf("unknown outcomes by error: %v", w.unknownKinds)
-	t.Logf("summary: seed=%d ops=%d acked=%d unknown=%d faults=%s violations=%d artifacts=%s",
-		seed, w.ops.Load(), w.acked.Load(), w.unknown.Load(), r.faultSummary(), v, art)
+	t.Log(w.hostileSummary())
+	t.Logf("summary: seed=%d ops=%d acked=%d unknown=%d hostile=%d faults=%s violations=%d artifacts=%s",
+		seed, w.ops.Load(), w.acked.Load(), w.unknown.Load(), w.hostile.sent.Load(), r.faultSummary(), v, art)
 	switch {
 	case *flagBroken && v == 0:
 		t.Fatal("the deliberately broken build passed: the suite did not catch it")
@@ -563,6 +567,8 @@ type workload struct {
 
 	unknownKinds map[string]int // why outcomes were unknown, for the summary
 
+	hostile hostileState // robustness_hostile_test.go
+
 	// Each hot slot moves on to a fresh key once its current key has
 	// collected maxUnknownPerKey unknown outcomes: every unknown outcome
 	// may take effect anywhere after its call, which multiplies the
@@ -623,6 +629,11 @@ func (w *workload) client(ctx context.Context, id int) {
 		n := nodes[rng.IntN(len(nodes))]
 		if !n.alive.Load() || n.pause.Load() {
 			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if rng.IntN(hostileShare) == 0 { // robustness_hostile_test.go
+			w.hostileOp(n, id, i, rng)
+			w.ops.Add(1)
 			continue
 		}
 		c := w.r.client(n)
