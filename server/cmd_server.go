@@ -98,7 +98,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 		s.clientsMu.Lock()
 		n := len(s.clients)
 		s.clientsMu.Unlock()
-		return [][2]string{{"connected_clients", itoa(n)}, {"blocked_clients", "0"}, {"maxclients", itoa(s.cfg.MaxClients)}}
+		return [][2]string{{"connected_clients", itoa(n)}, {"blocked_clients", itoa(int(s.blockedClients()))}, {"maxclients", itoa(s.cfg.MaxClients)}}
 	case "memory":
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
@@ -421,7 +421,7 @@ func (c *command) aclCategories() []string {
 // groupCategory maps a command group to its ACL category.
 var groupCategory = map[string]string{
 	"generic": "keyspace", "string": "string", "hash": "hash", "set": "set",
-	"sorted_set": "sortedset", "list": "list", "bitmap": "bitmap",
+	"sorted_set": "sortedset", "sorted-set": "sortedset", "list": "list", "bitmap": "bitmap",
 	"connection": "connection", "pubsub": "pubsub", "scripting": "scripting",
 	"transactions": "transaction",
 }

@@ -55,7 +55,7 @@ func (st *connState) setResp(v int) {
 	st.mu.Lock()
 	st.resp = v
 	st.mu.Unlock()
-	st.enc.resp3 = v == 3
+	st.enc.v3 = v == 3
 }
 
 func (st *connState) touch(cmd string) {

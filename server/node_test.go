@@ -31,7 +31,7 @@ func nodeClients(t *testing.T) string {
 		t.Fatal("node not found: install Node.js (Debian's nodejs and npm packages); the JavaScript client tests need it")
 	}
 	installed := true
-	for _, dep := range []string{"redis", "ioredis"} {
+	for _, dep := range []string{"redis", "redis5", "ioredis"} {
 		if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", dep, "package.json")); err != nil {
 			installed = false
 		}

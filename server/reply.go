@@ -31,6 +31,9 @@ type encoder interface {
 	// aggSet or aggPush, with n elements (pairs).
 	aggregate(kind aggKind, n int)
 	verbatim(s string)
+	// resp3 reports whether replies take RESP3's shapes where Redis's
+	// differ by protocol (ZRANGE WITHSCORES nests pairs in RESP3).
+	resp3() bool
 }
 
 type aggKind uint8
@@ -56,6 +59,9 @@ func (w *replyWriter) Set(n int)           { w.enc.aggregate(aggSet, n) }
 func (w *replyWriter) Push(n int)          { w.enc.aggregate(aggPush, n) }
 func (w *replyWriter) Double(f float64)    { w.enc.double(f) }
 func (w *replyWriter) Verbatim(s string)   { w.enc.verbatim(s) }
+
+// RESP3 reports whether the client takes RESP3's reply shapes.
+func (w *replyWriter) RESP3() bool { return w.enc.resp3() }
 
 // Result writes an applied command's result.
 func (w *replyWriter) Result(r storage.Result) {
@@ -87,10 +93,12 @@ func (w *replyWriter) Result(r storage.Result) {
 // respEncoder writes RESP2, or RESP3 after HELLO 3 (real nulls, maps,
 // sets, doubles, pushes), to a redcon connection's output buffer.
 type respEncoder struct {
-	c     redcon.Conn
-	resp3 bool
-	buf   []byte
+	c   redcon.Conn
+	v3  bool
+	buf []byte
 }
+
+func (e *respEncoder) resp3() bool { return e.v3 }
 
 func newRESPWriter(c redcon.Conn) (replyWriter, *respEncoder) {
 	e := &respEncoder{c: c}
@@ -117,7 +125,7 @@ func (e *respEncoder) nullArray()        { e.nullOr("*-1\r\n") }
 func (e *respEncoder) verbatim(s string) { e.verbatimText(s) }
 
 func (e *respEncoder) nullOr(resp2 string) {
-	if e.resp3 {
+	if e.v3 {
 		e.raw([]byte("_\r\n"))
 		return
 	}
@@ -127,9 +135,9 @@ func (e *respEncoder) nullOr(resp2 string) {
 // aggregate: RESP2 has only arrays; a map is an array of 2n elements.
 func (e *respEncoder) aggregate(kind aggKind, n int) {
 	switch {
-	case !e.resp3 && kind == aggMap:
+	case !e.v3 && kind == aggMap:
 		e.header('*', 2*n)
-	case !e.resp3:
+	case !e.v3:
 		e.header('*', n)
 	case kind == aggMap:
 		e.header('%', n)
@@ -150,7 +158,7 @@ func (e *respEncoder) double(f float64) {
 	} else if math.IsInf(f, -1) {
 		s = "-inf"
 	}
-	if e.resp3 {
+	if e.v3 {
 		e.raw([]byte("," + s + "\r\n"))
 		return
 	}
@@ -159,7 +167,7 @@ func (e *respEncoder) double(f float64) {
 
 // verbatimText writes a verbatim text string (RESP2: a bulk string).
 func (e *respEncoder) verbatimText(s string) {
-	if !e.resp3 {
+	if !e.v3 {
 		e.c.WriteBulkString(s)
 		return
 	}

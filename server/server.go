@@ -161,6 +161,7 @@ type Server struct {
 	// ctx is cancelled first thing at shutdown: long commands end with it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	blk    *blockers // clients blocked in BLPOP & co.
 	// shutdownReq is closed when an admin sends SHUTDOWN.
 	shutdownReq  chan struct{}
 	shutdownOnce sync.Once
@@ -199,6 +200,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shutdownReq = make(chan struct{})
+	s.blk = newBlockers()
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)

@@ -16,7 +16,7 @@ const (
 	flagAdmin                        // administrative
 	flagNoAuth                       // allowed before AUTH
 	flagFast                         // O(1) or O(log n)
-	flagScan                         // iterates the keyspace: needs a checkpoint first
+	flagScan                         // may run long (KEYS, SCAN, LCS): served outside the shared read view, gets no Reader, and x.ctx ends on disconnect or shutdown
 	flagDenyOOM                      // may add data: refused past MaxDiskBytes
 )
 

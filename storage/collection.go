@@ -238,6 +238,14 @@ func (a *applier) ready(db uint8, key []byte) {
 	a.out.Ready = append(a.out.Ready, KeyRef{DB: db, Key: bytes.Clone(key)})
 }
 
+// readyIfPoppable notes a list or sorted set that RENAME, COPY or MOVE put
+// at key: clients blocked on key may pop from it now.
+func (a *applier) readyIfPoppable(db uint8, key []byte, t Type) {
+	if t == TypeList || t == TypeZSet {
+		a.ready(db, key)
+	}
+}
+
 // GarbageCount returns how many released collections still have element
 // records to remove.
 func (db *DB) GarbageCount() int64 { return db.garbage.Load() }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
@@ -183,4 +184,184 @@ func (r *Reader) HGet(v Value, field []byte) ([]byte, bool) {
 // valid only during the call.
 func (r *Reader) HRange(v Value, from []byte, fn func(field, val []byte) bool) {
 	r.rangeElems(v, kindElem, from, false, fn)
+}
+
+// HScan visits fields of hash v in field order from cursor (0: the
+// first) and returns the cursor to continue from (0: done); see scanSpan.
+func (r *Reader) HScan(v Value, cursor uint64, count int, fn func(field, val []byte)) uint64 {
+	return scanSpan(r.elemSpan(v, kindElem), cursor, count, fn)
+}
+
+// scanSpan visits the elements of sp in order, starting at cursor (0:
+// the first), calling fn for each, and returns the cursor to continue
+// from (0: done). Cursors are below 2^53 (MaxCursor), so JavaScript
+// clients read them exactly.
+//
+// A cursor names the next element F without holding it: it names an
+// anchor, the first element at or after a key R of j <= 2 bytes (F's
+// first bytes; j = 0: the collection's first element), the length L of
+// the prefix F shares with the anchor, and the next few bytes b of F.
+// The scan resumes at anchor[:L] ‖ b. Of the three anchors the page takes
+// the one whose key reaches furthest into F, so elements that share a
+// long prefix (session:…) are told apart by their differing bytes even
+// when an outlier (a field "created") sorts first.
+//
+// A page examines about count elements but never stops between two that
+// share anchor[:L] ‖ b, so if nothing changed the next page starts exactly
+// at the first element this one did not examine: an element present for
+// the whole scan is returned exactly once. If elements came or went, an
+// element F still present is never missed: the new anchor is at most F
+// (it is the first element at or after a prefix of F), so the resume key
+// is at most F (when the anchor no longer shares F's first L bytes the
+// scan resumes from the anchor itself). Elements may then come twice.
+func scanSpan(sp elemSpan, cursor uint64, count int, fn func(elem, val []byte)) uint64 {
+	var from []byte
+	if cursor != 0 {
+		c, ok := decodeSpanCursor(cursor)
+		if !ok {
+			return 0
+		}
+		anchor, _, ok := sp.seek(c.r)
+		if !ok {
+			return 0
+		}
+		if len(anchor) < c.l || !bytes.HasPrefix(anchor, c.r) {
+			from = bytes.Clone(anchor)
+		} else {
+			from = append(bytes.Clone(anchor[:c.l]), c.b...)
+		}
+	}
+	first, _, ok := sp.seek(nil)
+	if !ok {
+		return 0
+	}
+	first = bytes.Clone(first)
+	count = max(count, 1)
+	seen := 0
+	var prev []byte
+	for e, val, ok := sp.seek(from); ok; e, val, ok = sp.next(e) {
+		if seen >= count {
+			c := spanCursorFor(sp, first, e)
+			if !bytes.HasPrefix(prev, e[:c.l+len(c.b)]) {
+				return c.encode()
+			}
+		}
+		seen++
+		prev = e
+		fn(e, val)
+	}
+	return 0
+}
+
+// spanCursor is a decoded scanSpan cursor: resume at
+// seek(r)[:l] ‖ b.
+type spanCursor struct {
+	r []byte // the anchor's key: 0 to 2 bytes
+	l int
+	b []byte
+}
+
+// The cursor's fields by anchor key length j (bits 51-52): the key (8j
+// bits), l - j, the length of b, b. Each layout fits in 51 bits.
+var spanLayouts = [3]struct{ lBits, nBits, bBytes int }{
+	{15, 3, 4}, // j = 0: the first element
+	{15, 2, 3},
+	{9, 2, 3},
+}
+
+// spanCursorFor picks the cursor for element e: the anchor sharing the
+// longest prefix with it (counting the bytes of e the cursor can add).
+func spanCursorFor(sp elemSpan, first, e []byte) spanCursor {
+	var best spanCursor
+	bestReach := -1
+	for j := 0; j <= 2 && j <= len(e); j++ {
+		anchor := first
+		if j > 0 {
+			a, _, ok := sp.seek(e[:j])
+			if !ok {
+				continue
+			}
+			anchor = a
+		}
+		lay := spanLayouts[j]
+		l := min(commonPrefixLen(anchor, e), j+(1<<lay.lBits-1))
+		l = max(l, j) // anchor starts with e[:j]
+		n := min(len(e)-l, lay.bBytes)
+		if l+n > bestReach {
+			bestReach = l + n
+			best = spanCursor{r: e[:j], l: l, b: e[l : l+n]}
+		}
+	}
+	return best
+}
+
+func (c spanCursor) encode() uint64 {
+	j := len(c.r)
+	lay := spanLayouts[j]
+	v := uint64(j)
+	for _, x := range c.r {
+		v = v<<8 | uint64(x)
+	}
+	v = v<<lay.lBits | uint64(c.l-j)
+	v = v<<lay.nBits | uint64(len(c.b))
+	for i := range lay.bBytes {
+		var x byte
+		if i < len(c.b) {
+			x = c.b[i]
+		}
+		v = v<<8 | uint64(x)
+	}
+	// Left-align the fields under j, which takes bits 51-52.
+	used := 2 + 8*j + lay.lBits + lay.nBits + 8*lay.bBytes
+	return v << (53 - used)
+}
+
+func decodeSpanCursor(v uint64) (spanCursor, bool) {
+	if v >= MaxCursor {
+		return spanCursor{}, false
+	}
+	j := int(v >> 51)
+	if j > 2 {
+		return spanCursor{}, false
+	}
+	lay := spanLayouts[j]
+	used := 2 + 8*j + lay.lBits + lay.nBits + 8*lay.bBytes
+	bits := v & (1<<51 - 1) >> (53 - used) // the fields under j, right-aligned
+	rest := used - 2
+	get := func(n int) uint64 { // the next field, from the top down
+		rest -= n
+		return bits >> rest & (1<<n - 1)
+	}
+	var c spanCursor
+	for range j {
+		c.r = append(c.r, byte(get(8)))
+	}
+	c.l = j + int(get(lay.lBits))
+	n := int(get(lay.nBits))
+	if n > lay.bBytes {
+		return spanCursor{}, false
+	}
+	for i := range lay.bBytes {
+		if x := byte(get(8)); i < n {
+			c.b = append(c.b, x)
+		}
+	}
+	return c, true
+}
+
+func commonPrefixLen(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// HRandom calls fn for random fields of hash v: with unique, min(count,
+// size) distinct fields, else count fields that may repeat (the caller
+// bounds count). The slices are valid only during the call.
+func (r *Reader) HRandom(v Value, count int64, unique bool, rng Random, fn func(field, val []byte)) {
+	sampleElems(r.elemSpan(v, kindElem), v.Len(), count, unique, rng, fn)
 }

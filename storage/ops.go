@@ -235,6 +235,7 @@ func (a *applier) rename(c *Cmd) Result {
 	typ, value, deadline := src.rec.typ, clone(src.rec.value), src.rec.deadline
 	a.detach(&src)
 	a.store(&dst, typ, value, deadline)
+	a.readyIfPoppable(dst.db, dst.key, typ)
 	if nx {
 		return intResult(1)
 	}

@@ -568,6 +568,7 @@ type workload struct {
 	unknownKinds map[string]int // why outcomes were unknown, for the summary
 
 	hostile hostileState // robustness_hostile_test.go
+	coll    collState    // robustness_coll_test.go
 
 	// Each hot slot moves on to a fresh key once its current key has
 	// collected maxUnknownPerKey unknown outcomes: every unknown outcome
@@ -745,6 +746,9 @@ func toOutput(op string, v any, err error) (kvOutput, bool) {
 }
 
 func (w *workload) uniqueOp(c *redis.Client, id, i int) {
+	if w.collOp(c, id, i) { // robustness_coll_test.go
+		return
+	}
 	key, val := fmt.Sprintf("u:%d:%d", id, i), strconv.Itoa(i)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -908,6 +912,10 @@ func check(t *testing.T, r *rig, w *workload, art string) int {
 	violations += checkConvergence(t, r, members)
 	for _, n := range members {
 		violations += auditAcks(t, n, w.unique)
+		if v, msg := auditColls(n, w); v > 0 {
+			violation(t, "%s", msg)
+			violations += v
+		}
 	}
 	for _, rd := range w.expiry {
 		info, ok := w.ttlSet[rd.key]
