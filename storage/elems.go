@@ -100,10 +100,7 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 			lo = from
 		}
 	}
-	mem := layerRange(layers, lo, hi)
-	if reverse {
-		slices.Reverse(mem)
-	}
+	mem := newMemIter(layers, lo, hi, reverse)
 	c := tx.Bucket(bucketElems).Cursor()
 	var k, v []byte
 	if reverse {
@@ -127,10 +124,10 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 			k, v = c.Next()
 		}
 	}
-	i := 0
 	for {
 		diskOK := inRange(k)
-		if !diskOK && i == len(mem) {
+		it, memOK := mem.peek()
+		if !diskOK && !memOK {
 			return
 		}
 		// Compare the next disk key with the next memory key.
@@ -138,10 +135,10 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 		switch {
 		case !diskOK:
 			cmp = 1 // memory first
-		case i == len(mem):
+		case !memOK:
 			cmp = -1
 		default:
-			cmp = bytes.Compare(k, []byte(mem[i].key))
+			cmp = bytes.Compare(k, []byte(it.key))
 			if reverse {
 				cmp = -cmp
 			}
@@ -156,8 +153,7 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 			if cmp == 0 {
 				step()
 			}
-			it := mem[i]
-			i++
+			mem.next()
 			if !it.del && !fn([]byte(it.key), it.val) {
 				return
 			}
@@ -165,31 +161,108 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 	}
 }
 
-// layerRange returns the layers' element records in [lo, hi), the newest
-// of each key, in ascending order.
-func layerRange(layers []*memLayer, lo, hi []byte) []elemItem {
-	var out []elemItem
-	seen := map[string]bool{}
+// memIter yields the memory layers' element records in [lo, hi), the
+// newest of each key, in order (reverse: descending), a window at a time:
+// an iteration that stops early reads about as many records as it used,
+// not every unflushed record of the range.
+type memIter struct {
+	layers  []*memLayer
+	lo, hi  string // what is left to read: [lo, hi); hiOpen: no upper bound
+	hiOpen  bool
+	reverse bool
+	buf     []elemItem
+	i       int
+	done    bool // nothing left beyond buf
+	window  int
+}
+
+func newMemIter(layers []*memLayer, lo, hi []byte, reverse bool) *memIter {
+	m := &memIter{lo: string(lo), hi: string(hi), hiOpen: hi == nil, reverse: reverse, window: 32}
 	for _, l := range layers {
-		if l.elems.Len() == 0 {
-			continue
+		if l.elems.Len() > 0 {
+			m.layers = append(m.layers, l)
 		}
+	}
+	m.done = len(m.layers) == 0
+	return m
+}
+
+func (m *memIter) peek() (elemItem, bool) {
+	for m.i == len(m.buf) {
+		if m.done {
+			return elemItem{}, false
+		}
+		m.fill()
+	}
+	return m.buf[m.i], true
+}
+
+func (m *memIter) next() { m.i++ }
+
+// fill reads the next window: up to window records from each layer. A
+// layer that had more limits the window to its last record read (bound);
+// every layer's records up to bound are then known, so the newest of each
+// key up to bound is final.
+func (m *memIter) fill() {
+	inRange := func(k string) bool { return k >= m.lo && (m.hiOpen || k < m.hi) }
+	var got [][]elemItem
+	bound, bounded := "", false
+	for _, l := range m.layers {
+		var items []elemItem
 		visit := func(it elemItem) bool {
-			if hi != nil && it.key >= string(hi) {
-				return false
+			if !inRange(it.key) {
+				// Forward, past hi: done. Reverse starts at hi itself (skip
+				// it) and is done below lo.
+				return m.reverse && !m.hiOpen && it.key >= m.hi
+			}
+			items = append(items, it)
+			return len(items) < m.window
+		}
+		if m.reverse {
+			if m.hiOpen {
+				l.elems.Descend(visit)
+			} else {
+				l.elems.DescendLessOrEqual(elemItem{key: m.hi}, visit)
+			}
+		} else {
+			l.elems.AscendGreaterOrEqual(elemItem{key: m.lo}, visit)
+		}
+		if len(items) == m.window {
+			last := items[len(items)-1].key
+			if !bounded || (!m.reverse && last < bound) || (m.reverse && last > bound) {
+				bound, bounded = last, true
+			}
+		}
+		got = append(got, items)
+	}
+	seen := map[string]bool{}
+	m.buf, m.i = m.buf[:0], 0
+	for _, items := range got { // newest layer first: it wins
+		for _, it := range items {
+			if bounded && ((!m.reverse && it.key > bound) || (m.reverse && it.key < bound)) {
+				break
 			}
 			if !seen[it.key] {
 				seen[it.key] = true
-				out = append(out, it)
+				m.buf = append(m.buf, it)
 			}
-			return true
 		}
-		l.elems.AscendGreaterOrEqual(elemItem{key: string(lo)}, visit)
 	}
-	if len(layers) > 1 {
-		slices.SortFunc(out, func(a, b elemItem) int { return cmpStr(a.key, b.key) })
+	slices.SortFunc(m.buf, func(a, b elemItem) int {
+		if m.reverse {
+			return cmpStr(b.key, a.key)
+		}
+		return cmpStr(a.key, b.key)
+	})
+	switch {
+	case !bounded:
+		m.done = true
+	case m.reverse:
+		m.hi, m.hiOpen = bound, false // bound itself is in buf
+	default:
+		m.lo = bound + "\x00" // the smallest key after bound
 	}
-	return out
+	m.window = min(2*m.window, 4096)
 }
 
 func cmpStr(a, b string) int {
