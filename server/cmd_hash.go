@@ -325,36 +325,6 @@ func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 // set-max-intset-entries are 512).
 const collScanSmall = 512
 
-// parseCollScan reads the options of HSCAN and SSCAN (args[3:]) as Redis's
-// scanGenericCommand does.
-func parseCollScan(args [][]byte) (count int, pattern []byte, e string) {
-	count = 10
-	for i := 3; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			return 0, nil, errSyntax
-		}
-		switch a := args[i]; {
-		case eq(a, "count"):
-			n, ok := parseInt(args[i+1])
-			if !ok {
-				return 0, nil, errNotInteger
-			}
-			if n < 1 {
-				return 0, nil, errSyntax
-			}
-			count = int(min(n, 1<<30))
-		case eq(a, "match"):
-			pattern = args[i+1]
-			if len(pattern) == 1 && pattern[0] == '*' {
-				pattern = nil // as Redis: MATCH * is no pattern at all
-			}
-		default:
-			return 0, nil, errSyntax
-		}
-	}
-	return count, pattern, ""
-}
-
 // collScan serves HSCAN (pairs) and SSCAN: the cursor is checked first,
 // then the key (a missing one answers an empty page even with bad
 // options), then the options, as in Redis.
@@ -374,11 +344,12 @@ func collScan(x *execCtx, r *storage.Reader, args [][]byte, t storage.Type) {
 		x.w.Array(0)
 		return
 	}
-	count, pattern, e := parseCollScan(args)
+	o, e := parseScanOpts(args[3:], false)
 	if e != "" {
 		x.w.Error(e)
 		return
 	}
+	count, pattern := o.count, o.pattern
 	if v.Len() <= collScanSmall {
 		cursor, count = 0, int(v.Len())
 	}

@@ -78,43 +78,16 @@ func cmdScan(x *execCtx, _ *storage.Reader, args [][]byte) {
 		x.w.Error(errInvalidCursor)
 		return
 	}
-	count := int64(10)
-	var pattern, typ []byte
-	usePattern := false
-	for i := 2; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			x.w.Error(errSyntax)
-			return
-		}
-		switch a := args[i]; {
-		case eq(a, "count"):
-			n, ok := parseInt(args[i+1])
-			if !ok {
-				x.w.Error(errNotInteger)
-				return
-			}
-			if n < 1 {
-				x.w.Error(errSyntax)
-				return
-			}
-			count = n
-		case eq(a, "match"):
-			// As Redis: MATCH * is no pattern at all, so it returns the
-			// empty key, which globMatch("*", "") does not match.
-			pattern = args[i+1]
-			usePattern = !(len(pattern) == 1 && pattern[0] == '*')
-		case eq(a, "type"):
-			typ = args[i+1]
-		default:
-			x.w.Error(errSyntax)
-			return
-		}
+	o, e := parseScanOpts(args[2:], true)
+	if e != "" {
+		x.w.Error(e)
+		return
 	}
-	res, err := x.s.db.ScanKeys(x.ctx, x.st.db, cursor, int(min(count, 1<<30)), x.now, func(k []byte, v storage.Value) bool {
-		if typ != nil && !eq(typ, typeName(v.Type)) {
+	res, err := x.s.db.ScanKeys(x.ctx, x.st.db, cursor, o.count, x.now, func(k []byte, v storage.Value) bool {
+		if o.typ != nil && !eq(o.typ, typeName(v.Type)) {
 			return false
 		}
-		return !usePattern || globMatch(pattern, k)
+		return o.pattern == nil || globMatch(o.pattern, k)
 	})
 	if err != nil {
 		x.iterationFailed(err)
@@ -206,4 +179,42 @@ func (x *execCtx) iterationFailed(err error) {
 		return
 	}
 	x.w.Error(clusterError(err))
+}
+
+// scanOpts are the options of SCAN and of HSCAN, SSCAN and ZSCAN.
+type scanOpts struct {
+	count   int    // COUNT, at most 2^30
+	pattern []byte // MATCH; nil matches everything (as Redis: MATCH * is no pattern at all, so it also returns the empty key)
+	typ     []byte // TYPE (SCAN only); nil: every type
+}
+
+// parseScanOpts reads SCAN's options as Redis's scanGenericCommand does.
+func parseScanOpts(opts [][]byte, allowType bool) (scanOpts, string) {
+	o := scanOpts{count: 10}
+	for i := 0; i < len(opts); i += 2 {
+		if i+1 >= len(opts) {
+			return o, errSyntax
+		}
+		switch a, v := opts[i], opts[i+1]; {
+		case eq(a, "count"):
+			n, ok := parseInt(v)
+			if !ok {
+				return o, errNotInteger
+			}
+			if n < 1 {
+				return o, errSyntax
+			}
+			o.count = int(min(n, 1<<30))
+		case eq(a, "match"):
+			o.pattern = v
+			if len(v) == 1 && v[0] == '*' {
+				o.pattern = nil
+			}
+		case eq(a, "type") && allowType:
+			o.typ = v
+		default:
+			return o, errSyntax
+		}
+	}
+	return o, ""
 }

@@ -712,35 +712,12 @@ func cmdZScan(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Array(0)
 		return
 	}
-	count := int64(10)
-	var pattern []byte
-	for i := 3; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			x.w.Error(errSyntax)
-			return
-		}
-		switch a := args[i]; {
-		case eq(a, "count"):
-			n, ok := parseInt(args[i+1])
-			if !ok {
-				x.w.Error(errNotInteger)
-				return
-			}
-			if n < 1 {
-				x.w.Error(errSyntax)
-				return
-			}
-			count = n
-		case eq(a, "match"):
-			pattern = args[i+1]
-			if len(pattern) == 1 && pattern[0] == '*' {
-				pattern = nil
-			}
-		default:
-			x.w.Error(errSyntax)
-			return
-		}
+	o, e := parseScanOpts(args[3:], false)
+	if e != "" {
+		x.w.Error(e)
+		return
 	}
+	count, pattern := o.count, o.pattern
 	var page []storage.ZPair
 	keep := func(m []byte, s float64) {
 		if pattern == nil || globMatch(pattern, m) {
@@ -751,7 +728,7 @@ func cmdZScan(x *execCtx, r *storage.Reader, args [][]byte) {
 	if v.Len() <= zscanSmall {
 		r.ZRange(v, storage.ZRange{By: storage.ZByRank, Start: 0, Stop: -1}, func(m []byte, s float64) bool { keep(m, s); return true })
 	} else {
-		next = r.ZScan(v, cursor, int(min(count, 1<<20)), keep)
+		next = r.ZScan(v, cursor, min(count, 1<<20), keep)
 	}
 	x.w.Array(2)
 	x.w.BulkString(strconv.FormatUint(next, 10))

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"math"
 	"strconv"
 )
 
@@ -134,11 +133,10 @@ func (a *applier) hincrBy(h *coll, c *Cmd) Result {
 		}
 		cur = v
 	}
-	if (c.Int < 0 && cur < 0 && c.Int < math.MinInt64-cur) ||
-		(c.Int > 0 && cur > 0 && c.Int > math.MaxInt64-cur) {
+	cur, ok := addInt64(cur, c.Int)
+	if !ok {
 		return errResult(ErrOverflow)
 	}
-	cur += c.Int
 	a.setElem(h.meta.oid, kindElem, field, strconv.AppendInt(nil, cur, 10))
 	if !exists {
 		h.meta.count++

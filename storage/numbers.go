@@ -104,3 +104,11 @@ func addFloat(a, b *big.Float) (*big.Float, bool) {
 	}
 	return sum, true
 }
+
+// addInt64 returns a+b, or false if the sum overflows int64.
+func addInt64(a, b int64) (int64, bool) {
+	if (b < 0 && a < 0 && b < math.MinInt64-a) || (b > 0 && a > 0 && b > math.MaxInt64-a) {
+		return 0, false
+	}
+	return a + b, true
+}

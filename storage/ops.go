@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"math"
 	"math/big"
 	"strconv"
 )
@@ -108,11 +107,10 @@ func (a *applier) incrBy(c *Cmd) Result {
 		}
 		cur = v
 	}
-	if (c.Int < 0 && cur < 0 && c.Int < math.MinInt64-cur) ||
-		(c.Int > 0 && cur > 0 && c.Int > math.MaxInt64-cur) {
+	cur, ok := addInt64(cur, c.Int)
+	if !ok {
 		return errResult(ErrOverflow)
 	}
-	cur += c.Int
 	a.put(&s, strconv.AppendInt(nil, cur, 10), s.rec.deadline)
 	return intResult(cur)
 }
