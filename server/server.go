@@ -314,6 +314,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) shutdown() {
+	s.handOff()
 	s.cancel()
 	close(s.stop)
 	s.bg.Wait()
@@ -408,6 +409,42 @@ func (s *Server) closed(c redcon.Conn, _ error) {
 		s.clientsMu.Lock()
 		delete(s.clients, st.id)
 		s.clientsMu.Unlock()
+	}
+}
+
+// handOffWait bounds how long a stopping leader waits for another voter
+// to take over.
+const handOffWait = 5 * time.Second
+
+// handOff, on a leader with other voters, hands leadership to the most
+// up-to-date of them (Raft's leadership transfer) before the node stops,
+// so the cluster does not wait out an election timeout: a rolling restart
+// costs no leaderless gap. It waits at most handOffWait.
+func (s *Server) handOff() {
+	if s.node == nil || !s.node.IsLeader() {
+		return
+	}
+	voters := 0
+	for _, m := range s.node.Status().Members {
+		if m.Voter {
+			voters++
+		}
+	}
+	if voters < 2 {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.node.TransferLeadership("") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.logger.Warn("could not hand leadership over before stopping", "error", err)
+			return
+		}
+		st := s.node.Status()
+		s.logger.Info("handed leadership over before stopping", "to", st.LeaderID)
+	case <-time.After(handOffWait):
+		s.logger.Warn("leadership hand-off still running; stopping anyway", "waited", handOffWait)
 	}
 }
 

@@ -267,6 +267,7 @@ func TestClientThatNeverReadsIsDisconnectedAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A client that asks for 2 GiB of replies and never reads them.
+	base := len(s.clientList())
 	hog, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -274,16 +275,19 @@ func TestClientThatNeverReadsIsDisconnectedAlone(t *testing.T) {
 	defer hog.Close()
 	req := []byte(strings.Repeat("GET big\r\n", 2048))
 	hog.Write(req)
+	waitFor(t, 10*time.Second, "the hog to be connected", func() bool { return len(s.clientList()) == base+1 })
 	// Others are served meanwhile, promptly.
 	for i := range 20 {
 		if err := good.Set(ctx, fmt.Sprint("k", i), "v", 0).Err(); err != nil {
 			t.Fatalf("bystander write while a client does not read: %v", err)
 		}
 	}
-	// The hog is cut off once its write times out: draining its socket
-	// ends with EOF or reset well before 2 GiB.
+	// The hog is cut off once a write to it times out: the server drops
+	// the connection while we still do not read (however slowly a loaded
+	// machine produces the replies), and draining its socket then ends
+	// with EOF or reset well before 2 GiB.
+	waitFor(t, 60*time.Second, "the server to drop the client that never reads", func() bool { return len(s.clientList()) == base })
 	hog.SetReadDeadline(time.Now().Add(30 * time.Second))
-	time.Sleep(time.Second) // let the server's write deadline pass while we do not read
 	n, err := io.Copy(io.Discard, hog)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
