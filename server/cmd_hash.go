@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 
 	"github.com/keepkv/keepkv/storage"
 )
@@ -108,25 +107,8 @@ func cmdHIncrByFloat(_ *execCtx, args [][]byte) (storage.Cmd, string) {
 }
 
 // Reads.
-
-// collValue reads a key that must hold type t if it exists; it writes
-// the WRONGTYPE error itself and reports whether to go on.
-func (x *execCtx) collValue(r *storage.Reader, key []byte, t storage.Type) (v storage.Value, exists, goOn bool) {
-	v, ok := r.Get(x.st.db, key, x.now)
-	if ok && v.Type != t {
-		x.w.Error(errWrongType)
-		return v, false, false
-	}
-	if ok {
-		x.s.stats.hits.Add(1)
-	} else {
-		x.s.stats.misses.Add(1)
-	}
-	return v, ok, true
-}
-
 func cmdHGet(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if !goOn {
 		return
 	}
@@ -138,7 +120,7 @@ func cmdHGet(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdHMGet(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if !goOn {
 		return
 	}
@@ -153,7 +135,7 @@ func cmdHMGet(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdHExists(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if !goOn {
 		return
 	}
@@ -169,14 +151,14 @@ func boolInt(b bool) int64 {
 }
 
 func cmdHLen(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, _, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if goOn {
 		x.w.Int(v.Len())
 	}
 }
 
 func cmdHStrlen(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if !goOn {
 		return
 	}
@@ -192,7 +174,7 @@ func cmdHStrlen(x *execCtx, r *storage.Reader, args [][]byte) {
 // the fields in field order.
 func cmdHGetAll(fields, vals bool) readFunc {
 	return func(x *execCtx, r *storage.Reader, args [][]byte) {
-		v, _, goOn := x.collValue(r, args[1], storage.TypeHash)
+		v, _, goOn := x.typedValue(r, args[1], storage.TypeHash)
 		if !goOn {
 			return
 		}
@@ -266,7 +248,7 @@ func readRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uin
 
 func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 	if len(args) == 2 {
-		v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+		v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 		if !goOn {
 			return
 		}
@@ -286,7 +268,7 @@ func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(e)
 		return
 	}
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeHash)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeHash)
 	if !goOn {
 		return
 	}
@@ -334,14 +316,12 @@ func collScan(x *execCtx, r *storage.Reader, args [][]byte, t storage.Type) {
 		x.w.Error(errInvalidCursor)
 		return
 	}
-	v, exists, goOn := x.collValue(r, args[1], t)
+	v, exists, goOn := x.typedValue(r, args[1], t)
 	if !goOn {
 		return
 	}
 	if !exists {
-		x.w.Array(2)
-		x.w.BulkString("0")
-		x.w.Array(0)
+		writeScanPage(x.w, 0, nil)
 		return
 	}
 	o, e := parseScanOpts(args[3:], false)
@@ -368,12 +348,7 @@ func collScan(x *execCtx, r *storage.Reader, args [][]byte, t storage.Type) {
 	} else {
 		next = r.SScan(v, cursor, count, func(m []byte) { keep(m, nil) })
 	}
-	x.w.Array(2)
-	x.w.BulkString(strconv.FormatUint(next, 10))
-	x.w.Array(len(out))
-	for _, b := range out {
-		x.w.Bulk(b)
-	}
+	writeScanPage(x.w, next, out)
 }
 
 func cmdHScan(x *execCtx, r *storage.Reader, args [][]byte) { collScan(x, r, args, storage.TypeHash) }

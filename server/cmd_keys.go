@@ -93,11 +93,17 @@ func cmdScan(x *execCtx, _ *storage.Reader, args [][]byte) {
 		x.iterationFailed(err)
 		return
 	}
-	x.w.Array(2)
-	x.w.BulkString(strconv.FormatUint(res.Cursor, 10))
-	x.w.Array(len(res.Keys))
-	for _, k := range res.Keys {
-		x.w.Bulk(k)
+	writeScanPage(x.w, res.Cursor, res.Keys)
+}
+
+// writeScanPage writes a SCAN-family reply: the next cursor (a bulk
+// string), then the page's items.
+func writeScanPage(w *replyWriter, cursor uint64, items [][]byte) {
+	w.Array(2)
+	w.BulkString(strconv.FormatUint(cursor, 10))
+	w.Array(len(items))
+	for _, it := range items {
+		w.Bulk(it)
 	}
 }
 

@@ -160,32 +160,15 @@ func cmdRPopLPush(_ *execCtx, args [][]byte) (storage.Cmd, string) {
 }
 
 // Reads.
-
-// listValue reads a key that must hold a list if it exists; it writes
-// the WRONGTYPE error itself and reports whether to go on.
-func (x *execCtx) listValue(r *storage.Reader, key []byte) (v storage.Value, exists, goOn bool) {
-	v, ok := r.Get(x.st.db, key, x.now)
-	if ok && v.Type != storage.TypeList {
-		x.w.Error(errWrongType)
-		return v, false, false
-	}
-	if ok {
-		x.s.stats.hits.Add(1)
-	} else {
-		x.s.stats.misses.Add(1)
-	}
-	return v, ok, true
-}
-
 func cmdLLen(x *execCtx, r *storage.Reader, args [][]byte) {
-	if v, _, goOn := x.listValue(r, args[1]); goOn {
+	if v, _, goOn := x.typedValue(r, args[1], storage.TypeList); goOn {
 		x.w.Int(v.Len())
 	}
 }
 
 // cmdLIndex: as Redis, the key is looked up before the index is parsed.
 func cmdLIndex(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.listValue(r, args[1])
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeList)
 	switch {
 	case !goOn:
 		return
@@ -212,7 +195,7 @@ func cmdLRange(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(errNotInteger)
 		return
 	}
-	v, _, goOn := x.listValue(r, args[1])
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeList)
 	if !goOn {
 		return
 	}
@@ -279,7 +262,7 @@ func cmdLPos(x *execCtx, r *storage.Reader, args [][]byte) {
 			rank = -rank
 		}
 	}
-	v, exists, goOn := x.listValue(r, args[1])
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeList)
 	switch {
 	case !goOn:
 		return

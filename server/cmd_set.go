@@ -89,7 +89,7 @@ func cmdSStore(op storage.Op) writeFunc {
 // Reads.
 
 func cmdSMembers(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, _, goOn := x.collValue(r, args[1], storage.TypeSet)
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeSet)
 	if !goOn {
 		return
 	}
@@ -110,14 +110,14 @@ func cmdSMembers(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdSIsMember(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeSet)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeSet)
 	if goOn {
 		x.w.Int(boolInt(exists && r.SIsMember(v, args[2])))
 	}
 }
 
 func cmdSMIsMember(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeSet)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeSet)
 	if !goOn {
 		return
 	}
@@ -128,7 +128,7 @@ func cmdSMIsMember(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdSCard(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, _, goOn := x.collValue(r, args[1], storage.TypeSet)
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeSet)
 	if goOn {
 		x.w.Int(v.Len())
 	}
@@ -138,7 +138,7 @@ func cmdSCard(x *execCtx, r *storage.Reader, args [][]byte) {
 // an array (not a set), as in Redis.
 func cmdSRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 	if len(args) == 2 {
-		v, exists, goOn := x.collValue(r, args[1], storage.TypeSet)
+		v, exists, goOn := x.typedValue(r, args[1], storage.TypeSet)
 		if !goOn {
 			return
 		}
@@ -162,7 +162,7 @@ func cmdSRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(e)
 		return
 	}
-	v, exists, goOn := x.collValue(r, args[1], storage.TypeSet)
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeSet)
 	if !goOn {
 		return
 	}
@@ -186,7 +186,7 @@ func cmdSRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 func (x *execCtx) setSources(r *storage.Reader, keys [][]byte) ([]storage.Value, bool) {
 	vals := make([]storage.Value, len(keys))
 	for i, k := range keys {
-		v, exists, goOn := x.collValue(r, k, storage.TypeSet)
+		v, exists, goOn := x.typedValue(r, k, storage.TypeSet)
 		if !goOn {
 			return nil, false
 		}

@@ -45,11 +45,12 @@ func replyOKAsOne(w *replyWriter, r storage.Result) {
 	w.Int(0)
 }
 
-// getString reads a string key for the GET family; it writes the WRONGTYPE
-// error itself and reports whether the caller should go on.
-func (x *execCtx) getString(r *storage.Reader, key []byte) (storage.Value, bool, bool) {
+// typedValue reads a key that must hold type t if it exists, counting a
+// keyspace hit or miss; it writes the WRONGTYPE error itself and reports
+// whether the caller should go on.
+func (x *execCtx) typedValue(r *storage.Reader, key []byte, t storage.Type) (v storage.Value, exists, goOn bool) {
 	v, ok := r.Get(x.st.db, key, x.now)
-	if ok && v.Type != storage.TypeString {
+	if ok && v.Type != t {
 		x.w.Error(errWrongType)
 		return v, false, false
 	}
@@ -62,7 +63,7 @@ func (x *execCtx) getString(r *storage.Reader, key []byte) (storage.Value, bool,
 }
 
 func cmdGet(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, ok, goOn := x.getString(r, args[1])
+	v, ok, goOn := x.typedValue(r, args[1], storage.TypeString)
 	switch {
 	case !goOn:
 	case !ok:
@@ -246,7 +247,7 @@ func cmdSetRange(x *execCtx, args [][]byte) (storage.Cmd, string) {
 }
 
 func cmdStrlen(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, ok, goOn := x.getString(r, args[1])
+	v, ok, goOn := x.typedValue(r, args[1], storage.TypeString)
 	if !goOn {
 		return
 	}
@@ -264,7 +265,7 @@ func cmdGetRange(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(errNotInteger)
 		return
 	}
-	v, _, goOn := x.getString(r, args[1])
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeString)
 	if !goOn {
 		return
 	}

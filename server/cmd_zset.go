@@ -336,20 +336,8 @@ func zLower(b []byte) []byte {
 }
 
 // Reads.
-
-// zsetValue reads a sorted-set key; it writes the WRONGTYPE error itself
-// and reports whether to go on.
-func (x *execCtx) zsetValue(r *storage.Reader, key []byte) (v storage.Value, exists, goOn bool) {
-	v, ok := r.Get(x.st.db, key, x.now)
-	if ok && v.Type != storage.TypeZSet {
-		x.w.Error(errWrongType)
-		return v, false, false
-	}
-	return v, ok, true
-}
-
 func cmdZScore(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, _, goOn := x.zsetValue(r, args[1])
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 	if !goOn {
 		return
 	}
@@ -361,7 +349,7 @@ func cmdZScore(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdZMScore(x *execCtx, r *storage.Reader, args [][]byte) {
-	v, _, goOn := x.zsetValue(r, args[1])
+	v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 	if !goOn {
 		return
 	}
@@ -376,7 +364,7 @@ func cmdZMScore(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 func cmdZCard(x *execCtx, r *storage.Reader, args [][]byte) {
-	if v, _, goOn := x.zsetValue(r, args[1]); goOn {
+	if v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet); goOn {
 		x.w.Int(v.Len())
 	}
 }
@@ -388,7 +376,7 @@ func cmdZCount(by storage.ZBy) readFunc {
 			x.w.Error(e)
 			return
 		}
-		if v, _, goOn := x.zsetValue(r, args[1]); goOn {
+		if v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet); goOn {
 			x.w.Int(r.ZCount(v, z))
 		}
 	}
@@ -477,7 +465,7 @@ func cmdZRange(by zrangeBy, dir zrangeDir) readFunc {
 			x.w.Error(e)
 			return
 		}
-		v, _, goOn := x.zsetValue(r, args[1])
+		v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 		if !goOn {
 			return
 		}
@@ -496,7 +484,7 @@ func zCollect(r *storage.Reader, v storage.Value, z storage.ZRange) []storage.ZP
 
 func cmdZRank(rev bool) readFunc {
 	return func(x *execCtx, r *storage.Reader, args [][]byte) {
-		v, _, goOn := x.zsetValue(r, args[1])
+		v, _, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 		if !goOn {
 			return
 		}
@@ -508,16 +496,12 @@ func cmdZRank(rev bool) readFunc {
 	}
 }
 
-// zMaxRandCount bounds ZRANDMEMBER's negative count (members may repeat),
-// which Redis takes up to LONG_MAX: the reply is built in memory.
-const zMaxRandCount = 1 << 24
-
 // cmdZRandMember: a read, so it picks with local randomness (see
 // zRandomMembers). A count at least the set's size returns the whole set,
 // in the order Redis does.
 func cmdZRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 	if len(args) == 2 {
-		v, exists, goOn := x.zsetValue(r, args[1])
+		v, exists, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 		if !goOn {
 			return
 		}
@@ -528,30 +512,17 @@ func cmdZRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Null()
 		return
 	}
-	n, ok := parseInt(args[2])
-	if !ok {
-		x.w.Error(errNotInteger)
+	n, withScores, e := parseRandomCount(args, "withscores")
+	if e != "" {
+		x.w.Error(e)
 		return
 	}
-	if n == math.MinInt64 {
-		x.w.Error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-		return
-	}
-	if len(args) > 4 || (len(args) == 4 && !eq(args[3], "withscores")) {
-		x.w.Error(errSyntax)
-		return
-	}
-	withScores := len(args) == 4
-	if withScores && (n < -math.MaxInt64/2 || n > math.MaxInt64/2) {
-		x.w.Error(errZOutOfRange)
-		return
-	}
-	v, exists, goOn := x.zsetValue(r, args[1])
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 	if !goOn {
 		return
 	}
-	if exists && n < -zMaxRandCount { // a missing key answers [] whatever the count, as Redis
-		x.w.Error(errZOutOfRange)
+	if exists && n < -maxRandomCount { // a missing key answers [] whatever the count, as Redis
+		x.w.Error(errRandomCount)
 		return
 	}
 	writeZPairs(x.w, zRandomMembers(r, v, n), withScores, x.st.resp == 3)
@@ -702,14 +673,12 @@ func cmdZScan(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(errInvalidCursor)
 		return
 	}
-	v, exists, goOn := x.zsetValue(r, args[1])
+	v, exists, goOn := x.typedValue(r, args[1], storage.TypeZSet)
 	if !goOn {
 		return
 	}
 	if !exists {
-		x.w.Array(2)
-		x.w.BulkString("0")
-		x.w.Array(0)
+		writeScanPage(x.w, 0, nil)
 		return
 	}
 	o, e := parseScanOpts(args[3:], false)
@@ -730,13 +699,11 @@ func cmdZScan(x *execCtx, r *storage.Reader, args [][]byte) {
 	} else {
 		next = r.ZScan(v, cursor, min(count, 1<<20), keep)
 	}
-	x.w.Array(2)
-	x.w.BulkString(strconv.FormatUint(next, 10))
-	x.w.Array(2 * len(page))
+	items := make([][]byte, 0, 2*len(page))
 	for _, p := range page {
-		x.w.Bulk(p.Member)
-		x.w.BulkString(zFormatScore(p.Score)) // a string, even in RESP3
+		items = append(items, p.Member, []byte(zFormatScore(p.Score))) // a string, even in RESP3
 	}
+	writeScanPage(x.w, next, items)
 }
 
 // zFormatScore renders a score as Redis 7.0 does in ZSCAN: %.17g, inf, -inf.

@@ -247,3 +247,30 @@ func TestDeterminismWithCollections(t *testing.T) {
 		t.Fatal("the log left no collections: it tests nothing")
 	}
 }
+
+// An expired collection reads as absent before its delete commits, and a
+// write after the deadline starts a new one: no old field comes back.
+func TestExpiredCollectionIsNeverRead(t *testing.T) {
+	l := &applyLog{t: t, dbs: []*DB{mustOpen(t)}}
+	db := l.dbs[0]
+	l.apply(10, hset("h", "old", "1"), Cmd{Op: OpExpire, Keys: [][]byte{[]byte("h")}, Deadline: 100})
+	err := db.View(func(r *Reader) error {
+		if _, ok := r.Get(0, []byte("h"), 100); !ok {
+			t.Fatal("h absent at its deadline")
+		}
+		if _, ok := r.Get(0, []byte("h"), 101); ok {
+			t.Fatal("h read after its deadline")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.apply(200, hset("h", "new", "2"))
+	if got := hashOf(t, db, "h"); fmt.Sprint(got) != "map[new:2]" {
+		t.Fatalf("h after its deadline and a new HSET = %v", got)
+	}
+	if db.ExpiresCount(0) != 0 {
+		t.Fatalf("the new hash inherited a deadline: %d expiring keys", db.ExpiresCount(0))
+	}
+}
