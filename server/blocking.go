@@ -167,7 +167,7 @@ func (b *blockers) passOn(w *waiter) {
 }
 
 func blockingCommands() []*command {
-	w, f, oom := flagWrite, flagFast, flagDenyOOM
+	w, f, oom := flagWrite|flagInMulti, flagFast, flagDenyOOM
 	return []*command{
 		{name: "blpop", arity: -3, flags: w, firstKey: 1, lastKey: -2, step: 1, group: "list", summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", since: "2.0.0", local: cmdBPop(storage.OpBLPop)},
 		{name: "brpop", arity: -3, flags: w, firstKey: 1, lastKey: -2, step: 1, group: "list", summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", since: "2.0.0", local: cmdBPop(storage.OpBRPop)},
@@ -301,6 +301,10 @@ type tryResult struct {
 // times out, the client goes away or the server shuts down.
 func (x *execCtx) block(args [][]byte, bc blockCall) {
 	s := x.s
+	if x.txn != nil {
+		x.blockInTxn(bc)
+		return
+	}
 	if x.st.internal {
 		// A follower's forwarded try: one try, answered at once.
 		r := x.tryHere(bc)

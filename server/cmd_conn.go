@@ -10,12 +10,12 @@ import (
 
 func connectionCommands() []*command {
 	return []*command{
-		{name: "ping", arity: -1, flags: flagFast, group: "connection", summary: "Returns the server's liveliness response.", since: "1.0.0", local: cmdPing},
-		{name: "echo", arity: 2, flags: flagFast, group: "connection", summary: "Returns the given string.", since: "1.0.0", local: cmdEcho},
+		{name: "ping", arity: -1, flags: flagFast | flagInMulti, group: "connection", summary: "Returns the server's liveliness response.", since: "1.0.0", local: cmdPing},
+		{name: "echo", arity: 2, flags: flagFast | flagInMulti, group: "connection", summary: "Returns the given string.", since: "1.0.0", local: cmdEcho},
 		{name: "quit", arity: -1, flags: flagNoAuth | flagFast, group: "connection", summary: "Closes the connection.", since: "1.0.0", local: cmdQuit},
 		{name: "auth", arity: -2, flags: flagNoAuth | flagFast, group: "connection", summary: "Authenticates the connection.", since: "1.0.0", local: cmdAuth},
 		{name: "hello", arity: -1, flags: flagNoAuth | flagFast, group: "connection", summary: "Handshakes with the Redis server.", since: "6.0.0", local: cmdHello},
-		{name: "select", arity: 2, flags: flagFast, group: "connection", summary: "Changes the selected database.", since: "1.0.0", local: cmdSelect},
+		{name: "select", arity: 2, flags: flagFast | flagInMulti, group: "connection", summary: "Changes the selected database.", since: "1.0.0", local: cmdSelect},
 		{name: "acl", arity: -2, flags: 0, group: "server", summary: "A container for Access List Control commands.", since: "6.0.0", local: cmdACL, adminIf: aclAdmin},
 		{name: "client", arity: -2, flags: 0, adminIf: clientAdmin, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", local: cmdClient},
 		{name: "readonly", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(true)},

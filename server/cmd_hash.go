@@ -244,7 +244,14 @@ func parseRandomCount(args [][]byte, withWord string) (count int64, with bool, e
 
 // readRand is a read's random source: local randomness is fine, reads are
 // not in the log.
-func readRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+// rand is the command's random source: seeded from the log entry inside
+// apply (EXEC, scripts), so every node draws alike; otherwise fresh.
+func (x *execCtx) rand() *rand.Rand {
+	if x.rng == nil {
+		x.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return x.rng
+}
 
 func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 	if len(args) == 2 {
@@ -254,7 +261,7 @@ func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 		}
 		var field []byte
 		if exists {
-			r.HRandom(v, 1, true, readRand(), func(f, _ []byte) { field = append([]byte{}, f...) })
+			r.HRandom(v, 1, true, x.rand(), func(f, _ []byte) { field = append([]byte{}, f...) })
 		}
 		if field == nil {
 			x.w.Null()
@@ -278,7 +285,7 @@ func cmdHRandField(x *execCtx, r *storage.Reader, args [][]byte) {
 	}
 	var pairs [][2][]byte
 	if exists && n != 0 {
-		r.HRandom(v, max(n, -n), n > 0, readRand(), func(f, val []byte) {
+		r.HRandom(v, max(n, -n), n > 0, x.rand(), func(f, val []byte) {
 			pairs = append(pairs, [2][]byte{append([]byte{}, f...), append([]byte{}, val...)})
 		})
 	}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"math/rand/v2"
-
 	"github.com/keepkv/keepkv/storage"
 )
 
@@ -43,8 +41,8 @@ func cmdSMembersOp(op storage.Op) writeFunc {
 }
 
 // cmdSPop: the leader draws the seed apply picks the members with.
-func cmdSPop(_ *execCtx, args [][]byte) (storage.Cmd, string) {
-	c := storage.Cmd{Op: storage.OpSPop, Keys: args[1:2], Int: -1, Limit: rand.Int64()}
+func cmdSPop(x *execCtx, args [][]byte) (storage.Cmd, string) {
+	c := storage.Cmd{Op: storage.OpSPop, Keys: args[1:2], Int: -1, Limit: x.rand().Int64()}
 	switch {
 	case len(args) > 3:
 		return c, errSyntax
@@ -144,7 +142,7 @@ func cmdSRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 		}
 		var member []byte
 		if exists {
-			r.SRandom(v, 1, true, readRand(), func(m []byte) { member = append([]byte{}, m...) })
+			r.SRandom(v, 1, true, x.rand(), func(m []byte) { member = append([]byte{}, m...) })
 		}
 		if member == nil {
 			x.w.Null()
@@ -172,7 +170,7 @@ func cmdSRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 	}
 	var out [][]byte
 	if exists && n != 0 {
-		r.SRandom(v, max(n, -n), n > 0, readRand(), func(m []byte) { out = append(out, append([]byte{}, m...)) })
+		r.SRandom(v, max(n, -n), n > 0, x.rand(), func(m []byte) { out = append(out, append([]byte{}, m...)) })
 	}
 	x.w.Array(len(out))
 	for _, m := range out {

@@ -505,7 +505,7 @@ func cmdZRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 		if !goOn {
 			return
 		}
-		if p, ok := zRandomPick(r, v); exists && ok {
+		if p, ok := zRandomPick(r, v, x.rand()); exists && ok {
 			x.w.Bulk(p.Member)
 			return
 		}
@@ -525,10 +525,10 @@ func cmdZRandMember(x *execCtx, r *storage.Reader, args [][]byte) {
 		x.w.Error(errRandomCount)
 		return
 	}
-	writeZPairs(x.w, zRandomMembers(r, v, n), withScores, x.st.resp == 3)
+	writeZPairs(x.w, zRandomMembers(r, v, n, x.rand()), withScores, x.st.resp == 3)
 }
 
-func zRandomMembers(r *storage.Reader, v storage.Value, n int64) []storage.ZPair {
+func zRandomMembers(r *storage.Reader, v storage.Value, n int64, rng *rand.Rand) []storage.ZPair {
 	size := v.Len()
 	switch {
 	case n == 0 || size == 0:
@@ -543,12 +543,12 @@ func zRandomMembers(r *storage.Reader, v storage.Value, n int64) []storage.ZPair
 		all := zCollect(r, v, storage.ZRange{By: storage.ZByRank, Start: 0, Stop: -1})
 		if n < 0 {
 			for range k {
-				out = append(out, all[rand.IntN(len(all))])
+				out = append(out, all[rng.IntN(len(all))])
 			}
 			return out
 		}
 		for i := range k { // a partial Fisher-Yates shuffle
-			j := i + rand.Int64N(int64(len(all))-i)
+			j := i + rng.Int64N(int64(len(all))-i)
 			all[i], all[j] = all[j], all[i]
 		}
 		return all[:k]
@@ -556,7 +556,7 @@ func zRandomMembers(r *storage.Reader, v storage.Value, n int64) []storage.ZPair
 	// A small sample of a big set: independent picks, O(count log size).
 	seen := map[string]bool{}
 	for misses := int64(0); int64(len(out)) < k && misses < 64*k; {
-		p, ok := zRandomPick(r, v)
+		p, ok := zRandomPick(r, v, rng)
 		if !ok || (n > 0 && seen[string(p.Member)]) {
 			misses++
 			continue
@@ -571,15 +571,15 @@ func zRandomMembers(r *storage.Reader, v storage.Value, n int64) []storage.ZPair
 // (a rank costs O(rank)); in a big one, by a random position of the
 // member-hash index plus a random skip of up to 32 members, which evens
 // out the chances that uneven hash gaps give.
-func zRandomPick(r *storage.Reader, v storage.Value) (storage.ZPair, bool) {
+func zRandomPick(r *storage.Reader, v storage.Value, rng *rand.Rand) (storage.ZPair, bool) {
 	n := v.Len()
 	if n > zscanSmall {
-		return r.ZRandom(v, rand.Uint64(), rand.IntN(32))
+		return r.ZRandom(v, rng.Uint64(), rng.IntN(32))
 	}
 	if n == 0 {
 		return storage.ZPair{}, false
 	}
-	rank := rand.Int64N(n)
+	rank := rng.Int64N(n)
 	var p storage.ZPair
 	r.ZRange(v, storage.ZRange{By: storage.ZByRank, Start: rank, Stop: rank}, func(m []byte, s float64) bool {
 		p = storage.ZPair{Member: append([]byte{}, m...), Score: s}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keepkv/keepkv/storage"
 	"github.com/tidwall/redcon"
 )
 
@@ -22,7 +23,9 @@ type connState struct {
 	perm     Perm
 	readonly bool
 	quit     bool
-	internal bool // arrived on the Raft port: a peer node
+	internal bool                // arrived on the Raft port: a peer node
+	multi    *multiState         // inside MULTI
+	watches  []storage.WatchMark // WATCHed keys, for the next EXEC
 
 	mu      sync.Mutex // guards what CLIENT LIST reads from other goroutines
 	db      uint8

@@ -93,7 +93,8 @@ type pendingRead struct {
 type pendingWrite struct {
 	cmd   *command
 	lc    storage.Cmd
-	reply string // validation error to send instead
+	reply string               // validation error to send instead
+	after func(storage.Result) // told the applied result, after the reply
 }
 
 func (p *pipeline) run(args [][]byte) {
@@ -108,7 +109,11 @@ func (p *pipeline) run(args [][]byte) {
 		return
 	}
 	cmd := s.table.lookup(args[0])
-	if cmd == nil {
+	if st.multi != nil && !controlsMulti(cmd) {
+		p.queue(cmd, args)
+		return
+	}
+	if cmd == nil || (cmd.flags&flagInternal != 0 && !st.internal) {
 		p.immediate(errUnknownCommand(args))
 		return
 	}
@@ -140,7 +145,7 @@ func (p *pipeline) run(args [][]byte) {
 		return
 	}
 	p.flushForward()
-	x := execCtx{s: s, st: st, w: &st.w}
+	x := execCtx{s: s, st: st, w: &st.w, p: p}
 	if cmd.writes(args) {
 		x.now = replication.Now()
 		lc, reply := cmd.write(&x, args)
@@ -250,6 +255,9 @@ func (p *pipeline) flushWrites() {
 				p.st.w.Error(clusterError(err))
 			default:
 				p.reply(w.cmd, res[k])
+				if w.after != nil {
+					w.after(res[k])
+				}
 				k++
 			}
 		}

@@ -76,6 +76,12 @@ func (w *replyWriter) Result(r storage.Result) {
 		w.Error(storageError(r.Err))
 	case storage.ResultDouble:
 		w.Double(r.Float)
+	case storage.ResultValue:
+		if v, ok := r.Value.(*replyValue); ok {
+			v.write(w)
+			return
+		}
+		w.Error("ERR internal error: unknown result")
 	case storage.ResultArray:
 		if r.Null {
 			w.NullArray()

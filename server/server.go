@@ -227,6 +227,7 @@ func (s *Server) open() error {
 		return err
 	}
 	s.db = db
+	db.SetExec(s.applyExec)
 	s.exp = newExpirer(s)
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/keepkv/keepkv/storage"
@@ -11,13 +12,16 @@ import (
 type cmdFlags uint16
 
 const (
-	flagWrite   cmdFlags = 1 << iota // proposed through Raft
-	flagRead                         // served from a read transaction after the read barrier
-	flagAdmin                        // administrative
-	flagNoAuth                       // allowed before AUTH
-	flagFast                         // O(1) or O(log n)
-	flagScan                         // may run long (KEYS, SCAN, LCS): served outside the shared read view, gets no Reader, and x.ctx ends on disconnect or shutdown
-	flagDenyOOM                      // may add data: refused past MaxDiskBytes
+	flagWrite    cmdFlags = 1 << iota // proposed through Raft
+	flagRead                          // served from a read transaction after the read barrier
+	flagAdmin                         // administrative
+	flagNoAuth                        // allowed before AUTH
+	flagFast                          // O(1) or O(log n)
+	flagScan                          // may run long (KEYS, SCAN, LCS): served outside the shared read view, gets no Reader, and x.ctx ends on disconnect or shutdown
+	flagDenyOOM                       // may add data: refused past MaxDiskBytes
+	flagInternal                      // sent by peer nodes only (a forwarded EXEC)
+	flagNoMulti                       // refused inside MULTI (not run in apply)
+	flagInMulti                       // a local command that may be queued in MULTI
 )
 
 // execCtx is what a handler sees: the connection and the server.
@@ -29,6 +33,13 @@ type execCtx struct {
 	// ctx ends when the command's result is no longer wanted: set for the
 	// iterating commands (flagScan).
 	ctx context.Context
+	// p is the pipeline running the command (EXEC proposes through it).
+	p *pipeline
+	// txn is set when the command runs inside apply (a queued command of
+	// an EXEC, a script's call): reads see the entry's state so far, writes
+	// apply at once, and rng is seeded from the entry.
+	txn *storage.Txn
+	rng *rand.Rand
 }
 
 // writeFunc validates a write's arguments and builds its log command. A
@@ -141,5 +152,6 @@ func newCommandTable() commandTable {
 	t.add(listCommands()...)
 	t.add(bitCommands()...)
 	t.add(keyCommands2()...)
+	t.add(multiCommands()...)
 	return t
 }

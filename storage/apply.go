@@ -26,6 +26,7 @@ const (
 	ResultErr
 	ResultArray  // Elems; nil Elems with Null set: a null array
 	ResultDouble // Float
+	ResultValue  // Value: a reply built by the Exec hook
 )
 
 // Result is the outcome of one applied Cmd.
@@ -37,6 +38,7 @@ type Result struct {
 	Elems []Result
 	Float float64
 	Null  bool // ResultArray: a null array (RESP2 *-1)
+	Value any  // ResultValue
 }
 
 // Deadline is a (key, deadline) pair set by an applied command.
@@ -55,7 +57,17 @@ type Applied struct {
 	// Ready lists the keys a command gave new elements to (list pushes,
 	// sorted-set adds), in apply order, for clients blocked on them.
 	Ready []KeyRef
+	// Events are the keyspace notifications and PUBLISHed messages of the
+	// batch, in log order.
+	Events []Event
+	// Touched lists the keys the batch modified or expired, in apply order,
+	// for clients tracking them; a nil Key means all of DB was flushed
+	// (DB AllDBs: every database).
+	Touched []KeyRef
 }
+
+// AllDBs in a Touched KeyRef with a nil Key: every database was flushed.
+const AllDBs = 255
 
 // KeyRef names a key of a database.
 type KeyRef struct {
@@ -202,6 +214,11 @@ type applier struct {
 	garbageDelta int64
 	journal      []change // the current command's changes, for a rollback
 	op           Op       // the current command's op
+	index        uint64   // the current entry's log index
+	notifyLoaded bool     // notifyCfg holds notify-keyspace-events
+	notifyCfg    NotifyFlags
+	// touchedBefore is len(out.Touched) when the current command began.
+	touchedBefore int
 }
 
 func (a *applier) entry(le LogEntry) []Result {
@@ -210,6 +227,7 @@ func (a *applier) entry(le LogEntry) []Result {
 		return []Result{{Kind: ResultErr, Err: err}}
 	}
 	a.now = e.Now
+	a.index = le.Index
 	res := make([]Result, len(e.Cmds))
 	for i := range e.Cmds {
 		res[i] = a.safeCmd(&e.Cmds[i], le.Index)
@@ -251,9 +269,23 @@ func (a *applier) lookup(db uint8, key []byte) slot {
 	}
 	s.exists, s.rec = true, rec
 	if expired(rec.deadline, a.now) {
-		a.del(&s)
+		a.dropExpired(&s)
 	}
 	return s
+}
+
+// dropExpired deletes the key at s, whose deadline has passed: not a
+// modification (the key already read as absent), but an "expired" event.
+func (a *applier) dropExpired(s *slot) {
+	if !s.exists {
+		return
+	}
+	key := s.key
+	if s.rec.typ.IsCollection() {
+		a.releaseRecord(s.rec)
+	}
+	a.unlink(s)
+	a.expiredKey(s.db, key)
 }
 
 // put stores a string value with deadline at s.
@@ -277,7 +309,11 @@ func (a *applier) store(s *slot, typ Type, value []byte, deadline int64) {
 		a.unindex(s)
 	} else {
 		a.keyDelta[s.db]++
+		if a.notifyFlags()&notifyNew != 0 {
+			a.notify(ClassNew, "new", s.db, s.key)
+		}
 	}
+	a.touch(s.db, s.key)
 	rec := encodeRecord(typ, deadline, value)
 	a.setRec(s.db, s.key, rec)
 	if deadline != 0 {
@@ -300,6 +336,14 @@ func (a *applier) del(s *slot) {
 // detach removes the key at s but not a collection's elements: its record
 // is moving to another key (RENAME, MOVE).
 func (a *applier) detach(s *slot) {
+	if s.exists {
+		a.touch(s.db, s.key)
+	}
+	a.unlink(s)
+}
+
+// unlink removes the key at s without touching it.
+func (a *applier) unlink(s *slot) {
 	if !s.exists {
 		return
 	}

@@ -61,7 +61,8 @@ const (
 	opListBase Op = 96
 	opBitBase  Op = 128
 	opKeyBase  Op = 144
-	opMax      Op = 160
+	opTxnBase  Op = 160
+	opMax      Op = 176
 )
 
 // family is one range of ops.
@@ -78,7 +79,8 @@ var families = [...]family{
 	{opZSetBase, opListBase, (*applier).zsetCmd, zsetShape, zsetOpName},
 	{opListBase, opBitBase, (*applier).listCmd, listShape, listOpName},
 	{opBitBase, opKeyBase, (*applier).bitCmd, bitShape, bitOpName},
-	{opKeyBase, opMax, (*applier).keyCmd, keyShape, keyOpName},
+	{opKeyBase, opTxnBase, (*applier).keyCmd, keyShape, keyOpName},
+	{opTxnBase, opMax, (*applier).txnCmd, txnShape, txnOpName},
 }
 
 func familyOf(o Op) *family {

@@ -89,8 +89,9 @@ type DB struct {
 
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 
-	panics   atomic.Int64 // commands whose apply panicked and was rolled back
-	testHook func(Op)     // tests only: called before each record write
+	panics   atomic.Int64             // commands whose apply panicked and was rolled back
+	exec     atomic.Pointer[ExecFunc] // runs OpExec and OpScript (SetExec)
+	testHook func(Op)                 // tests only: called before each record write
 
 	ckptKick chan struct{}
 	ckptNow  chan struct{} // somebody waits for the next checkpoint: skip the pacing
@@ -131,7 +132,7 @@ func (db *DB) open() error {
 }
 
 func createBuckets(tx *bolt.Tx) error {
-	names := append([][]byte{bucketExpiry, bucketMeta, bucketElems, bucketGarbage}, dbBuckets[:]...)
+	names := append([][]byte{bucketExpiry, bucketMeta, bucketElems, bucketGarbage, bucketSys}, dbBuckets[:]...)
 	for _, name := range names {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
@@ -244,7 +245,8 @@ func (db *DB) View(fn func(r *Reader) error) error {
 	db.mem.RLock()
 	defer db.mem.RUnlock()
 	layers := db.layersLocked()
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, layers: layers}) })
+	applied := db.applied.Load()
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, layers: layers, applied: applied}) })
 }
 
 // DurableIndex returns the applied index checkpointed to bbolt.

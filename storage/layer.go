@@ -25,10 +25,11 @@ type memLayer struct {
 	recs    map[string][]byte // memKey → encoded record; nil = deleted
 	index   map[string]Type   // expiry index key → the key's type; 0 = deleted
 	elems   *btree.BTreeG[elemItem]
-	garbage map[uint64]int64 // collections to remove: oid → count; -1 = done
-	cleared [NumDBs]bool     // the database was emptied before recs
-	dirty   bool             // applied advanced in this layer
-	size    int64            // approximate bytes held
+	garbage map[uint64]int64  // collections to remove: oid → count; -1 = done
+	sys     map[string][]byte // replicated settings and modification indexes (sys.go); nil = deleted
+	cleared [NumDBs]bool      // the database was emptied before recs
+	dirty   bool              // applied advanced in this layer
+	size    int64             // approximate bytes held
 
 	// Set when sealed: the state this layer brings bbolt to.
 	applied  uint64
@@ -39,7 +40,7 @@ type memLayer struct {
 }
 
 func newLayer() *memLayer {
-	return &memLayer{recs: map[string][]byte{}, index: map[string]Type{}, elems: newElemTree(), garbage: map[uint64]int64{}}
+	return &memLayer{recs: map[string][]byte{}, index: map[string]Type{}, elems: newElemTree(), garbage: map[uint64]int64{}, sys: map[string][]byte{}}
 }
 
 // memKey is a key's identity across databases: db ‖ key.
@@ -177,6 +178,9 @@ func (l *memLayer) writeTo(tx *bolt.Tx) error {
 	if err := l.writeElems(tx); err != nil {
 		return err
 	}
+	if err := l.writeSys(tx); err != nil {
+		return err
+	}
 	return l.writeMeta(tx)
 }
 
@@ -285,7 +289,7 @@ func (db *DB) endCheckpoint() {
 func (db *DB) seal() []*memLayer {
 	db.mem.Lock()
 	defer db.mem.Unlock()
-	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.elems.Len() > 0 || len(a.garbage) > 0 || a.dirty || a.hasClear() {
+	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.elems.Len() > 0 || len(a.garbage) > 0 || len(a.sys) > 0 || a.dirty || a.hasClear() {
 		a.applied = db.applied.Load()
 		a.nextOID = db.nextOID.Load()
 		a.garbageN = db.garbage.Load()

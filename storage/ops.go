@@ -316,13 +316,14 @@ func (a *applier) expireIf(c *Cmd) Result {
 		return intResult(1)
 	}
 	s := slot{db: c.DB, key: c.Keys[0], exists: true, rec: record{typ: typ, deadline: c.Deadline}}
-	a.del(&s)
+	a.dropExpired(&s)
 	return intResult(1)
 }
 
 func (a *applier) flushDB(db uint8) Result {
 	a.releaseDB(db)
 	a.clearDB(db)
+	a.out.Touched = append(a.out.Touched, KeyRef{DB: db})
 	a.keyDelta[db] = -a.db.keys[db].Load()
 	a.expDelta[db] = -a.db.expires[db].Load()
 	return okResult()

@@ -21,8 +21,9 @@ type Value struct {
 // Scan, RandomKey, DueBetween and Digest see what is checkpointed to bbolt,
 // so call DB.Flush first when they must reflect every applied write.
 type Reader struct {
-	tx     *bolt.Tx
-	layers []*memLayer
+	tx      *bolt.Tx
+	layers  []*memLayer
+	applied uint64
 }
 
 // Get returns key's value in database db at time now.

@@ -30,14 +30,15 @@ const (
 	changeClear
 	changeElem
 	changeGarbage
+	changeSys
 )
 
 // change is one journaled write to the active layer: what it replaced.
 type change struct {
 	kind  changeKind
-	key   string   // memKey (changeRec) or index key (changeIndex)
+	key   string   // memKey (changeRec), index key (changeIndex) or sys key (changeSys)
 	had   bool     // the layer held key before
-	rec   []byte   // its previous record (changeRec)
+	rec   []byte   // its previous record (changeRec) or value (changeSys)
 	idx   Type     // its previous index entry (changeIndex)
 	elem  elemItem // its previous element record (changeElem)
 	count int64    // its previous garbage entry (changeGarbage)
@@ -59,19 +60,26 @@ type savepoint struct {
 	size      int64
 	deadlines int
 	ready     int
+	events    int
+	touched   int
+	journal   int
 	nextOID   uint64
 	garbage   int64
 }
 
+// save returns the applier's state now; the journal keeps growing from
+// here, so a savepoint inside a command (one command of an EXEC) can be
+// rolled back alone, and the command around it can still be rolled back
+// as a whole.
 func (a *applier) save() savepoint {
-	a.journal = a.journal[:0]
-	return savepoint{keyDelta: a.keyDelta, expDelta: a.expDelta, size: a.layer.size, deadlines: len(a.out.Deadlines), ready: len(a.out.Ready), nextOID: a.nextOID, garbage: a.garbageDelta}
+	return savepoint{keyDelta: a.keyDelta, expDelta: a.expDelta, size: a.layer.size, deadlines: len(a.out.Deadlines), ready: len(a.out.Ready),
+		events: len(a.out.Events), touched: len(a.out.Touched), journal: len(a.journal), nextOID: a.nextOID, garbage: a.garbageDelta}
 }
 
 // rollback undoes every change since sp, newest first.
 func (a *applier) rollback(sp savepoint) {
 	l := a.layer
-	for i := len(a.journal) - 1; i >= 0; i-- {
+	for i := len(a.journal) - 1; i >= sp.journal; i-- {
 		ch := &a.journal[i]
 		switch ch.kind {
 		case changeRec:
@@ -98,6 +106,13 @@ func (a *applier) rollback(sp savepoint) {
 			} else {
 				delete(l.garbage, ch.oid)
 			}
+		case changeSys:
+			if ch.had {
+				l.sys[ch.key] = ch.rec
+			} else {
+				delete(l.sys, ch.key)
+			}
+			a.notifyLoaded = false
 		case changeClear:
 			for k, v := range ch.recs {
 				l.recs[k] = v
@@ -108,12 +123,14 @@ func (a *applier) rollback(sp savepoint) {
 			l.cleared[ch.db] = ch.cleared
 		}
 	}
-	a.journal = a.journal[:0]
+	a.journal = a.journal[:sp.journal]
 	a.keyDelta, a.expDelta = sp.keyDelta, sp.expDelta
 	a.nextOID, a.garbageDelta = sp.nextOID, sp.garbage
 	l.size = sp.size
 	a.out.Deadlines = a.out.Deadlines[:sp.deadlines]
 	a.out.Ready = a.out.Ready[:sp.ready]
+	a.out.Events = a.out.Events[:sp.events]
+	a.out.Touched = a.out.Touched[:sp.touched]
 }
 
 // abort ends the current command with err: its changes are rolled back
@@ -157,8 +174,16 @@ func (a *applier) clearDB(db uint8) {
 // safeCmd applies one command; a panic inside it rolls the command back
 // and becomes an ErrInternal result.
 func (a *applier) safeCmd(c *Cmd, index uint64) (res Result) {
+	a.journal = a.journal[:0]
+	return a.guardedCmd(c, index)
+}
+
+// guardedCmd applies one command, rolling it alone back if it panics.
+func (a *applier) guardedCmd(c *Cmd, index uint64) (res Result) {
 	sp := a.save()
-	a.op = c.Op
+	outer, outerTouched := a.op, a.touchedBefore
+	a.op, a.touchedBefore = c.Op, len(a.out.Touched)
+	defer func() { a.op, a.touchedBefore = outer, outerTouched }()
 	defer func() {
 		v := recover()
 		if v == nil {
