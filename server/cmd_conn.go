@@ -24,6 +24,17 @@ func connectionCommands() []*command {
 }
 
 func cmdPing(x *execCtx, args [][]byte) {
+	if x.st.resp != 3 && x.st.subscribed() && len(args) <= 2 {
+		// Subscribed mode in RESP2: a pong message.
+		x.w.Array(2)
+		x.w.BulkString("pong")
+		if len(args) == 2 {
+			x.w.Bulk(args[1])
+		} else {
+			x.w.BulkString("")
+		}
+		return
+	}
 	switch len(args) {
 	case 1:
 		x.w.Status("PONG")

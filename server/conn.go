@@ -23,9 +23,13 @@ type connState struct {
 	perm     Perm
 	readonly bool
 	quit     bool
-	internal bool                // arrived on the Raft port: a peer node
-	multi    *multiState         // inside MULTI
-	watches  []storage.WatchMark // WATCHed keys, for the next EXEC
+	internal bool        // arrived on the Raft port: a peer node
+	multi    *multiState // inside MULTI
+	sub      *subscriber // Pub/Sub subscriptions and delivery
+	// wantDetach: the connection subscribed and leaves redcon's loop at the
+	// end of this pipeline (serveSubscriber); detached: it has.
+	wantDetach, detached bool
+	watches              []storage.WatchMark // WATCHed keys, for the next EXEC
 
 	mu      sync.Mutex // guards what CLIENT LIST reads from other goroutines
 	db      uint8

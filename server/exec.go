@@ -50,6 +50,11 @@ func (s *Server) handle(c redcon.Conn, first redcon.Command) {
 	if st.closing() {
 		BaseFlush(c)
 		c.Close()
+		return
+	}
+	if st.wantDetach && st.sub != nil && !st.detached {
+		st.detached = true
+		s.detach(c, st)
 	}
 }
 
@@ -115,6 +120,10 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	if cmd == nil || (cmd.flags&flagInternal != 0 && !st.internal) {
 		p.immediate(errUnknownCommand(args))
+		return
+	}
+	if st.resp != 3 && st.subscribed() && !subscribedAllows(cmd.name) {
+		p.immediate("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	st.touch(cmd.name)
@@ -253,6 +262,8 @@ func (p *pipeline) flushWrites() {
 				p.st.w.Error(w.reply)
 			case err != nil:
 				p.st.w.Error(clusterError(err))
+			case w.cmd.replyS != nil && res[k].Kind != storage.ResultErr:
+				w.cmd.replyS(p.s, &p.st.w, &w.lc, res[k])
 			default:
 				p.reply(w.cmd, res[k])
 				if w.after != nil {

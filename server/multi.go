@@ -262,6 +262,10 @@ func (s *Server) runInTxn(x *execCtx, args [][]byte) {
 		}
 		lc.DB = x.st.db
 		r := x.txn.Apply(lc)
+		if cmd.replyS != nil && r.Kind != storage.ResultErr {
+			cmd.replyS(s, x.w, &lc, r)
+			return
+		}
 		if r.Kind == storage.ResultErr || cmd.reply == nil {
 			x.w.Result(r)
 			return

@@ -171,6 +171,7 @@ type Server struct {
 
 	clientsMu sync.Mutex
 	clients   map[uint64]*connState
+	pubsub    *pubsub
 	nextID    atomic.Uint64
 	stats     stats
 
@@ -197,7 +198,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{}), pubsub: newPubsub()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shutdownReq = make(chan struct{})
 	s.blk = newBlockers()
@@ -235,6 +236,7 @@ func (s *Server) open() error {
 	rc.OnApplied = func(a storage.Applied) {
 		s.exp.onApplied(a)
 		s.wakeBlocked(a.Ready)
+		s.deliver(a.Events)
 	}
 	rc.OnLeadership = s.exp.onLeadership
 	if rc.NodeID == "" {
@@ -405,12 +407,20 @@ func (s *Server) acceptInternal(c redcon.Conn) bool {
 	return true
 }
 
-func (s *Server) closed(c redcon.Conn, _ error) {
-	if st, ok := c.Context().(*connState); ok {
-		s.clientsMu.Lock()
-		delete(s.clients, st.id)
-		s.clientsMu.Unlock()
+func (s *Server) closed(c redcon.Conn, err error) {
+	st, ok := c.Context().(*connState)
+	if !ok || (err != nil && err.Error() == "detached") {
+		return // a subscriber moved to serveSubscriber, which forgets it
 	}
+	s.unsubscribeAll(st)
+	s.forget(st)
+}
+
+// forget removes a closed connection from the client list.
+func (s *Server) forget(st *connState) {
+	s.clientsMu.Lock()
+	delete(s.clients, st.id)
+	s.clientsMu.Unlock()
 }
 
 // handOffWait bounds how long a stopping leader waits for another voter

@@ -77,6 +77,9 @@ type command struct {
 	leaderOnly func(args [][]byte) bool
 	// reply maps an applied result to the client reply; nil writes it as is.
 	reply func(w *replyWriter, r storage.Result)
+	// replyS, if set, replies instead of reply, with the server at hand
+	// (PUBLISH counts this node's subscribers).
+	replyS func(s *Server, w *replyWriter, lc *storage.Cmd, r storage.Result)
 }
 
 // keyTooLong reports whether a key argument is longer than storage accepts.
@@ -153,5 +156,6 @@ func newCommandTable() commandTable {
 	t.add(bitCommands()...)
 	t.add(keyCommands2()...)
 	t.add(multiCommands()...)
+	t.add(pubsubCommands()...)
 	return t
 }

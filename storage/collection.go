@@ -61,6 +61,18 @@ func (a *applier) saveColl(c *coll, t Type) {
 	a.store(&c.slot, t, c.meta.encode(), c.rec.deadline)
 }
 
+// saveNotify saves c as saveColl does, then reports the command's event
+// name (of class) on c's key and, if c was left empty and deleted, "del",
+// as Redis does after removing a collection's last element.
+func (a *applier) saveNotify(c *coll, t Type, class byte, name string) {
+	existed := c.exists
+	a.saveColl(c, t)
+	a.notify(class, name, c.db, c.key)
+	if existed && !c.exists {
+		a.notify(ClassGeneric, "del", c.db, c.key)
+	}
+}
+
 // ensure gives a collection that does not exist yet its oid.
 func (a *applier) ensure(c *coll) {
 	if !c.exists && c.meta.oid == 0 {

@@ -81,8 +81,12 @@ func (a *applier) copyKey(c *Cmd) Result {
 		a.copyElems(m.oid, oid)
 		binary.BigEndian.PutUint64(value, oid) // the rest of the header is the same
 	}
+	// Redis deletes a destination it replaces and adds it anew: a "new"
+	// event even when it existed.
+	a.del(&dst)
 	a.store(&dst, typ, value, deadline)
 	a.readyIfPoppable(dst.db, dst.key, typ)
+	a.notify(ClassGeneric, "copy_to", to, c.Keys[1])
 	return intResult(1)
 }
 
@@ -118,6 +122,8 @@ func (a *applier) moveKey(c *Cmd) Result {
 	a.detach(&src)
 	a.store(&dst, typ, value, deadline)
 	a.readyIfPoppable(dst.db, dst.key, typ)
+	a.notify(ClassGeneric, "move_from", c.DB, c.Keys[0])
+	a.notify(ClassGeneric, "move_to", to, c.Keys[0])
 	return intResult(1)
 }
 

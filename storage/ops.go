@@ -67,6 +67,10 @@ func (a *applier) set(c *Cmd) Result {
 		deadline = s.rec.deadline
 	}
 	a.put(&s, c.Vals[0], deadline)
+	a.notify(ClassString, "set", c.DB, c.Keys[0])
+	if c.Deadline != 0 {
+		a.notify(ClassGeneric, "expire", c.DB, c.Keys[0])
+	}
 	if get {
 		return prev
 	}
@@ -79,6 +83,7 @@ func (a *applier) delKeys(c *Cmd) Result {
 		s := a.lookup(c.DB, k)
 		if s.exists {
 			a.del(&s)
+			a.notify(ClassGeneric, "del", c.DB, k)
 			n++
 		}
 	}
@@ -112,6 +117,7 @@ func (a *applier) incrBy(c *Cmd) Result {
 		return errResult(ErrOverflow)
 	}
 	a.put(&s, strconv.AppendInt(nil, cur, 10), s.rec.deadline)
+	a.notify(ClassString, "incrby", c.DB, c.Keys[0]) // DECR and DECRBY too, as Redis
 	return intResult(cur)
 }
 
@@ -138,6 +144,7 @@ func (a *applier) incrByFloat(c *Cmd) Result {
 	}
 	out := []byte(FormatFloat(sum))
 	a.put(&s, out, s.rec.deadline)
+	a.notify(ClassString, "incrbyfloat", c.DB, c.Keys[0])
 	return bulkResult(out)
 }
 
@@ -153,6 +160,7 @@ func (a *applier) appendValue(c *Cmd) Result {
 	v := make([]byte, 0, n)
 	v = append(append(v, s.rec.value...), c.Vals[0]...)
 	a.put(&s, v, s.rec.deadline)
+	a.notify(ClassString, "append", c.DB, c.Keys[0]) // even of "": Redis creates the key
 	return intResult(n)
 }
 
@@ -181,6 +189,7 @@ func (a *applier) setRange(c *Cmd) Result {
 	}
 	copy(v[c.Int:], val)
 	a.put(&s, v, s.rec.deadline)
+	a.notify(ClassString, "setrange", c.DB, c.Keys[0])
 	return intResult(int64(len(v)))
 }
 
@@ -199,9 +208,11 @@ func (a *applier) expire(c *Cmd) Result {
 	}
 	if when <= a.now {
 		a.del(&s)
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 		return intResult(1)
 	}
 	a.setDeadline(&s, when)
+	a.notify(ClassGeneric, "expire", c.DB, c.Keys[0])
 	return intResult(1)
 }
 
@@ -211,6 +222,7 @@ func (a *applier) persist(c *Cmd) Result {
 		return intResult(0)
 	}
 	a.setDeadline(&s, 0)
+	a.notify(ClassGeneric, "persist", c.DB, c.Keys[0])
 	return intResult(1)
 }
 
@@ -231,9 +243,14 @@ func (a *applier) rename(c *Cmd) Result {
 		return intResult(0)
 	}
 	typ, value, deadline := src.rec.typ, clone(src.rec.value), src.rec.deadline
+	// Redis deletes the destination and adds it anew: a "new" event even
+	// when it existed.
+	a.del(&dst)
 	a.detach(&src)
 	a.store(&dst, typ, value, deadline)
 	a.readyIfPoppable(dst.db, dst.key, typ)
+	a.notify(ClassGeneric, "rename_from", c.DB, c.Keys[0])
+	a.notify(ClassGeneric, "rename_to", c.DB, c.Keys[1])
 	if nx {
 		return intResult(1)
 	}
@@ -252,6 +269,7 @@ func (a *applier) mset(c *Cmd) Result {
 	for i, k := range c.Keys {
 		s := a.lookup(c.DB, k)
 		a.put(&s, c.Vals[i], 0)
+		a.notify(ClassString, "set", c.DB, k)
 	}
 	if nx {
 		return intResult(1)
@@ -276,6 +294,7 @@ func (a *applier) getDel(c *Cmd) Result {
 	s, res, ok := a.getting(c)
 	if ok {
 		a.del(&s)
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 	}
 	return res
 }
@@ -289,11 +308,14 @@ func (a *applier) getEx(c *Cmd) Result {
 	case c.Flags&FlagPersist != 0:
 		if s.rec.deadline != 0 {
 			a.put(&s, s.rec.value, 0)
+			a.notify(ClassGeneric, "persist", c.DB, c.Keys[0])
 		}
 	case c.Deadline != 0 && c.Deadline <= a.now:
 		a.del(&s)
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 	case c.Deadline != 0:
 		a.put(&s, s.rec.value, c.Deadline)
+		a.notify(ClassGeneric, "expire", c.DB, c.Keys[0])
 	}
 	return res
 }
@@ -320,6 +342,8 @@ func (a *applier) expireIf(c *Cmd) Result {
 	return intResult(1)
 }
 
+// flushDB empties a database. Like Redis 7.0 it reports no key events:
+// clients tracking keys learn of it from the Touched entry.
 func (a *applier) flushDB(db uint8) Result {
 	a.releaseDB(db)
 	a.clearDB(db)

@@ -91,13 +91,13 @@ func (t *Txn) Reader() *Reader {
 }
 
 // Apply applies one write command now. A command that panics is rolled
-// back alone and yields ErrInternal, as at top level; one of the
-// transaction family is refused.
+// back alone and yields ErrInternal, as at top level; an OpExec or
+// OpScript is refused (no nesting).
 func (t *Txn) Apply(c Cmd) Result {
 	if err := c.validate(); err != nil {
 		return errResult(err)
 	}
-	if c.Op >= opTxnBase && c.Op < opTxnEnd {
+	if c.Op == OpExec || c.Op == OpScript {
 		return errResult(fmt.Errorf("%w: %s inside %s", ErrBadEntry, c.Op, t.a.op))
 	}
 	return t.a.guardedCmd(&c, t.a.index)
