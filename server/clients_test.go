@@ -105,3 +105,73 @@ func TestGoRedisUsesCollections(t *testing.T) {
 		})
 	}
 }
+
+// TestGoRedisTransactions: go-redis's TxPipelined and Watch, unchanged.
+func TestGoRedisTransactions(t *testing.T) {
+	s := startServer(t, nil)
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("RESP%d", proto), func(t *testing.T) {
+			c := client(t, s.Addr().String(), proto)
+			other := client(t, s.Addr().String(), proto)
+			ctx := context.Background()
+			p := "gotx" + strconv.Itoa(proto) + ":"
+			sess, user := p+"session", p+"user:sessions"
+			cmds, err := c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.HSet(ctx, sess, "lastAccessedTime", "1700000000999")
+				pipe.Expire(ctx, sess, 30*time.Minute)
+				pipe.SAdd(ctx, user, "s7")
+				pipe.HGet(ctx, sess, "lastAccessedTime")
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cmds[3].(*redis.StringCmd).Val(); got != "1700000000999" || cmds[0].(*redis.IntCmd).Val() != 1 || !cmds[1].(*redis.BoolCmd).Val() {
+				t.Fatalf("TxPipelined replies: %v", cmds)
+			}
+			if ttl := c.TTL(ctx, sess).Val(); ttl <= 29*time.Minute || ttl > 30*time.Minute {
+				t.Fatalf("ttl %v", ttl)
+			}
+			// A runtime error inside EXEC fails that command only.
+			cmds, err = c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.Incr(ctx, sess) // WRONGTYPE
+				pipe.Incr(ctx, p+"n")
+				return nil
+			})
+			if err == nil || cmds[0].Err() == nil || cmds[1].(*redis.IntCmd).Val() != 1 {
+				t.Fatalf("runtime error: err %v, cmds %v", err, cmds)
+			}
+			// Watch: optimistic increments; a change by another client
+			// between WATCH and EXEC aborts with TxFailedErr.
+			counter := p + "counter"
+			incr := func(meddle bool) error {
+				return c.Watch(ctx, func(tx *redis.Tx) error {
+					n, err := tx.Get(ctx, counter).Int()
+					if err != nil && err != redis.Nil {
+						return err
+					}
+					if meddle {
+						other.Set(ctx, counter, 100, 0)
+					}
+					_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+						pipe.Set(ctx, counter, n+1, 0)
+						return nil
+					})
+					return err
+				}, counter)
+			}
+			if err := incr(false); err != nil {
+				t.Fatal(err)
+			}
+			if err := incr(true); err != redis.TxFailedErr {
+				t.Fatalf("a meddled watch: %v, want TxFailedErr", err)
+			}
+			if err := incr(false); err != nil {
+				t.Fatal(err)
+			}
+			if v := c.Get(ctx, counter).Val(); v != "101" {
+				t.Fatalf("counter %s, want 101", v)
+			}
+		})
+	}
+}

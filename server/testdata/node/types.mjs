@@ -47,6 +47,20 @@ function nodeRedis(c) {
     del: (k) => c.del(k),
     ttl: (k) => c.ttl(k),
     type: (k) => c.type(k),
+    // A transaction: MULTI, the session's fields and TTL and its place in
+    // the user's set, EXEC.
+    tx: async (k, user, id) => (await c.multi().hSet(k, { lastAccessedTime: '1700000000999' }).expire(k, 1800).sAdd(user, id).hGet(k, 'lastAccessedTime').exec()).map((v) => String(v === true ? 1 : v)), // node-redis 4 turns EXPIRE's 1 into true
+    // WATCH, a change to the watched key, then MULTI/EXEC: aborted.
+    watchAborts: async (k) => {
+      await c.watch(k);
+      await c.set(k, 'changed');
+      try {
+        await c.multi().set(k, 'lost').exec();
+        return false;
+      } catch (e) {
+        return e?.constructor?.name === 'WatchError';
+      }
+    },
     quit: () => c.quit(),
   };
 }
@@ -76,6 +90,12 @@ function ioredis(c) {
     del: (k) => c.del(k),
     ttl: (k) => c.ttl(k),
     type: (k) => c.type(k),
+    tx: async (k, user, id) => (await c.multi().hset(k, { lastAccessedTime: '1700000000999' }).expire(k, 1800).sadd(user, id).hget(k, 'lastAccessedTime').exec()).map(([err, v]) => (err ? `error: ${err.message}` : String(v))),
+    watchAborts: async (k) => {
+      await c.watch(k);
+      await c.set(k, 'changed');
+      return (await c.multi().set(k, 'lost').exec()) === null;
+    },
     quit: () => c.quit(),
   };
 }
@@ -115,6 +135,13 @@ async function scenario(r, p) {
   if (!(ttl > 604700 && ttl <= 604800)) fail.push(`ttl: ${ttl}`);
   check('del', Number(await r.del(user)), 1);
   check('smembers after del', await r.smembers(user), []);
+  // MULTI/EXEC and WATCH, as the clients' own transaction APIs send them.
+  check('multi exec', await r.tx(sess, user, 's7'), ['1', '1', '1', '1700000000999']);
+  const ttl2 = Number(await r.ttl(sess));
+  if (!(ttl2 > 1700 && ttl2 <= 1800)) fail.push(`ttl after multi: ${ttl2}`);
+  check('smembers after multi', await r.smembers(user), ['s7']);
+  check('watch aborts', await r.watchAborts(`${p}watched`), true);
+  check('watched value', await r.get(`${p}watched`), 'changed');
   return fail;
 }
 

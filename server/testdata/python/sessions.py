@@ -52,4 +52,33 @@ pipe.sadd(user, "s4")
 pipe.smembers(user)
 check("pipeline", pipe.execute(), [1, {"s1", "s3", "s4"}])
 check("del", r.delete(user), 1)
+# The default pipeline: MULTI ... EXEC.
+pipe = r.pipeline()
+pipe.hset(sess, "lastAccessedTime", "1700000000999")
+pipe.expire(sess, 1800)
+pipe.sadd(user, "s7")
+pipe.hget(sess, "lastAccessedTime")
+check("transaction", pipe.execute(), [1, True, 1, "1700000000999"])
+if not 1700 < r.ttl(sess) <= 1800:
+    fail.append(f"ttl after transaction: {r.ttl(sess)}")
+# WATCH: another client changes the key between WATCH and EXEC.
+other = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=30)
+with r.pipeline() as pipe:
+    pipe.watch(p + "counter")
+    pipe.multi()
+    pipe.incr(p + "counter")
+    other.set(p + "counter", "100")
+    try:
+        pipe.execute()
+        fail.append("watch: EXEC ran after the watched key changed")
+    except redis.WatchError:
+        pass
+check("counter after aborted watch", r.get(p + "counter"), "100")
+with r.pipeline() as pipe:
+    pipe.watch(p + "counter")
+    v = int(pipe.get(p + "counter"))
+    pipe.multi()
+    pipe.set(p + "counter", v + 1)
+    check("watch then exec", pipe.execute(), [True])
+check("counter", r.get(p + "counter"), "101")
 print(json.dumps(fail))
