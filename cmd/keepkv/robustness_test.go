@@ -542,6 +542,9 @@ func (p *proxy) close() { p.ln.Close() }
 
 type kvInput struct {
 	Op, Key, Val string
+	// cas: the state its WATCHed GET saw, which EXEC replaces with Val.
+	ExpExists bool
+	Exp       string
 }
 
 type kvOutput struct {
@@ -550,6 +553,7 @@ type kvOutput struct {
 	Val     string
 	N       int64
 	Err     string
+	Aborted bool // cas: EXEC aborted because the watched key changed
 }
 
 type workload struct {
@@ -662,7 +666,13 @@ func (w *workload) hotOp(c *redis.Client, id, i int, rng *rand.Rand) {
 	w.mu.Unlock()
 	in := kvInput{Key: key}
 	var args []any
-	switch rng.IntN(8) {
+	switch rng.IntN(10) {
+	case 8:
+		w.casOp(c, id, i, in)
+		return
+	case 9:
+		w.txIncrOp(c, id, in)
+		return
 	case 0, 1:
 		in.Op, args = "get", []any{"GET", key}
 	case 2:
@@ -687,6 +697,13 @@ func (w *workload) hotOp(c *redis.Client, id, i int, rng *rand.Rand) {
 	v, err := c.Do(ctx, args...).Result()
 	ret := w.now()
 	out, ok := toOutput(in.Op, v, err)
+	w.record(id, in, out, ok, err, call, ret)
+}
+
+// record adds a hot-key operation to the history: one whose outcome is
+// unknown may take effect at any point after its call.
+func (w *workload) record(id int, in kvInput, out kvOutput, ok bool, err error, call, ret int64) {
+	key := in.Key
 	if !ok {
 		if in.Op == "get" || notApplied(err) {
 			return // no effect: leave it out
@@ -702,11 +719,77 @@ func (w *workload) hotOp(c *redis.Client, id, i int, rng *rand.Rand) {
 	w.hist = append(w.hist, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: out, Return: ret})
 	if out.Unknown {
 		w.keyUnknown[key]++
-		if w.keyUnknown[key] == maxUnknownPerKey && key == fmt.Sprintf("hot:%d:%d:%d", epoch, slot, w.hotGen[slot]) {
+		// The key's slot moves on to a fresh key (hot:epoch:slot:gen).
+		var epoch, slot, gen int
+		if n, _ := fmt.Sscanf(key, "hot:%d:%d:%d", &epoch, &slot, &gen); n == 3 && w.keyUnknown[key] == maxUnknownPerKey && gen == w.hotGen[slot] {
 			w.hotGen[slot]++
 		}
 	}
 	w.mu.Unlock()
+}
+
+// casOp is an optimistic transaction on a hot key: WATCH it, GET it, then
+// MULTI, SET a new value, EXEC. Acknowledged, it replaced exactly the
+// value the GET saw (nothing changed the key in between); aborted, it
+// changed nothing.
+func (w *workload) casOp(c *redis.Client, id, i int, in kvInput) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	in.Op, in.Val = "cas", fmt.Sprintf("x%d-%d", id, i)
+	call := w.now()
+	var read bool
+	err := c.Watch(ctx, func(tx *redis.Tx) error {
+		v, err := tx.Get(ctx, in.Key).Result()
+		if err != nil && err != redis.Nil {
+			return err
+		}
+		read = true
+		in.ExpExists, in.Exp = err == nil, v
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, in.Key, in.Val, 0)
+			return nil
+		})
+		return err
+	}, in.Key)
+	ret := w.now()
+	if !read {
+		return // failed before the transaction was sent
+	}
+	switch {
+	case err == nil:
+		w.record(id, in, kvOutput{}, true, nil, call, ret)
+	case errors.Is(err, redis.TxFailedErr):
+		w.record(id, in, kvOutput{Aborted: true}, true, nil, call, ret)
+	default:
+		w.record(id, in, kvOutput{}, false, err, call, ret)
+	}
+}
+
+// txIncrOp is MULTI, INCR, GET, EXEC on a hot key: atomic, so the GET sees
+// exactly the INCR's result.
+func (w *workload) txIncrOp(c *redis.Client, id int, in kvInput) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	in.Op = "incr"
+	call := w.now()
+	var incr *redis.IntCmd
+	var get *redis.StringCmd
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		incr = p.Incr(ctx, in.Key)
+		get = p.Get(ctx, in.Key)
+		return nil
+	})
+	ret := w.now()
+	switch {
+	case err != nil && incr.Err() != nil && strings.HasPrefix(incr.Err().Error(), "ERR value is not an integer"):
+		w.record(id, in, kvOutput{Err: "notint"}, true, nil, call, ret)
+	case err != nil:
+		w.record(id, in, kvOutput{}, false, err, call, ret)
+	case get.Val() != strconv.FormatInt(incr.Val(), 10):
+		w.record(id, in, kvOutput{N: incr.Val(), Err: "GET inside the transaction saw " + get.Val()}, true, nil, call, ret)
+	default:
+		w.record(id, in, kvOutput{N: incr.Val()}, true, nil, call, ret)
+	}
 }
 
 // notApplied reports errors after which the command certainly did not take
@@ -793,7 +876,7 @@ type kvState struct {
 	Val    string
 }
 
-var kvModel = porcupine.Model{
+var kvModel = (&porcupine.NondeterministicModel{
 	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
 		byKey := map[string][]porcupine.Operation{}
 		for _, op := range h {
@@ -811,14 +894,27 @@ var kvModel = porcupine.Model{
 		}
 		return out
 	},
-	Init: func() interface{} { return kvState{} },
-	Step: func(state, input, output interface{}) (bool, interface{}) {
+	Init: func() []interface{} { return []interface{}{kvState{}} },
+	Step: func(state, input, output interface{}) []interface{} {
 		s, in, out := state.(kvState), input.(kvInput), output.(kvOutput)
-		next, want := stepKV(s, in)
-		if out.Unknown {
-			return true, next
+		if in.Op == "cas" {
+			matches := s.Exists == in.ExpExists && s.Val == in.Exp
+			next := kvState{true, in.Val}
+			switch {
+			case out.Unknown && matches:
+				return []interface{}{s, next} // applied, or aborted by WATCH
+			case out.Unknown || out.Aborted:
+				return []interface{}{s} // a WATCH may always abort
+			case matches:
+				return []interface{}{next}
+			}
+			return nil
 		}
-		return want == out, next
+		next, want := stepKV(s, in)
+		if out.Unknown || want == out {
+			return []interface{}{next}
+		}
+		return nil
 	},
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(kvInput), output.(kvOutput)
@@ -828,7 +924,7 @@ var kvModel = porcupine.Model{
 		return fmt.Sprintf("%s(%s %s) -> %+v", in.Op, in.Key, in.Val, out)
 	},
 	DescribeState: func(state interface{}) string { return fmt.Sprintf("%+v", state.(kvState)) },
-}
+}).ToModel()
 
 // stepKV applies one operation to a key's state and returns the reply it
 // must have produced.
