@@ -236,6 +236,16 @@ func cmdClient(x *execCtx, args [][]byte) {
 			return
 		}
 		x.w.OK()
+	case sub == "tracking" && n >= 3: // tracking.go
+		cmdClientTracking(x, args)
+	case sub == "caching" && n == 3:
+		cmdClientCaching(x, args)
+	case sub == "getredir" && n == 2:
+		cmdClientGetRedir(x, args)
+	case sub == "trackinginfo" && n == 2:
+		cmdClientTrackingInfo(x, args)
+	case sub == "tracking" || sub == "caching" || sub == "getredir" || sub == "trackinginfo":
+		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'client|%s' command", sub))
 	case sub == "help" && n == 2:
 		writeHelp(x.w, "CLIENT", "ID", "    Return the ID of the current connection.", "GETNAME", "    Return the name of the current connection.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.", "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library info.",

@@ -23,9 +23,10 @@ type connState struct {
 	perm     Perm
 	readonly bool
 	quit     bool
-	internal bool        // arrived on the Raft port: a peer node
-	multi    *multiState // inside MULTI
-	sub      *subscriber // Pub/Sub subscriptions and delivery
+	internal bool           // arrived on the Raft port: a peer node
+	multi    *multiState    // inside MULTI
+	sub      *subscriber    // Pub/Sub subscriptions and delivery
+	tracking *trackingState // CLIENT TRACKING
 	// wantDetach: the connection subscribed and leaves redcon's loop at the
 	// end of this pipeline (serveSubscriber); detached: it has.
 	wantDetach, detached bool
@@ -40,6 +41,7 @@ type connState struct {
 	libVer  string
 	lastCmd string
 	lastAt  time.Time
+	pushSub *subscriber // sub, for other goroutines (a tracking redirect)
 }
 
 func newConnState(id uint64, c redcon.Conn) *connState {

@@ -169,6 +169,9 @@ func (p *pipeline) run(args [][]byte) {
 		cmd.local(&x, args)
 		return
 	}
+	if st.tracking != nil {
+		p.trackRead(cmd, args)
+	}
 	if p.staleOK() {
 		p.readStale(&x, cmd, args)
 		return

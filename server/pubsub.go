@@ -58,9 +58,19 @@ type pubMsg struct {
 	pattern []byte // pmessage: the matching pattern
 	channel []byte
 	payload []byte
+	// A client-side caching invalidation of keys (nil: every key): a RESP3
+	// "invalidate" push, or with channel set a message on it.
+	invalidation bool
+	keys         [][]byte
 }
 
-func (m *pubMsg) size() int { return len(m.pattern) + len(m.channel) + len(m.payload) + 64 }
+func (m *pubMsg) size() int {
+	n := len(m.pattern) + len(m.channel) + len(m.payload) + 64
+	for _, k := range m.keys {
+		n += len(k) + 16
+	}
+	return n
+}
 
 // subscriberOf returns st's subscriber, creating it.
 func (st *connState) subscriberOf() *subscriber {
@@ -71,6 +81,9 @@ func (st *connState) subscriberOf() *subscriber {
 				st.sub.nc = nc
 			}
 		}
+		st.mu.Lock()
+		st.pushSub = st.sub
+		st.mu.Unlock()
 	}
 	return st.sub
 }
@@ -211,6 +224,25 @@ func (sub *subscriber) drain() bool {
 }
 
 func writeMessage(w *replyWriter, m *pubMsg) {
+	if m.invalidation {
+		if m.channel != nil {
+			w.Push(3)
+			w.BulkString("message")
+			w.Bulk(m.channel)
+		} else {
+			w.Push(2)
+			w.BulkString("invalidate")
+		}
+		if m.keys == nil {
+			w.Null()
+			return
+		}
+		w.Array(len(m.keys))
+		for _, k := range m.keys {
+			w.Bulk(k)
+		}
+		return
+	}
 	if m.pattern != nil {
 		w.Push(4)
 		w.BulkString("pmessage")
@@ -468,6 +500,7 @@ func (s *Server) serveSubscriber(dc redcon.DetachedConn, st *connState) {
 	sub.dead = true
 	sub.qmu.Unlock()
 	s.unsubscribeAll(st)
+	s.stopTracking(st)
 	dc.Close()
 	s.forget(st)
 }

@@ -172,6 +172,7 @@ type Server struct {
 	clientsMu sync.Mutex
 	clients   map[uint64]*connState
 	pubsub    *pubsub
+	track     *tracker
 	nextID    atomic.Uint64
 	stats     stats
 
@@ -198,7 +199,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{}), pubsub: newPubsub()}
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{}), pubsub: newPubsub(), track: newTracker()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shutdownReq = make(chan struct{})
 	s.blk = newBlockers()
@@ -237,6 +238,7 @@ func (s *Server) open() error {
 		s.exp.onApplied(a)
 		s.wakeBlocked(a.Ready)
 		s.deliver(a.Events)
+		s.invalidate(a.Touched)
 	}
 	rc.OnLeadership = s.exp.onLeadership
 	if rc.NodeID == "" {
@@ -413,6 +415,7 @@ func (s *Server) closed(c redcon.Conn, err error) {
 		return // a subscriber moved to serveSubscriber, which forgets it
 	}
 	s.unsubscribeAll(st)
+	s.stopTracking(st)
 	s.forget(st)
 }
 

@@ -35,6 +35,7 @@ func (a *applier) cmd(c *Cmd) Result {
 	case OpGetEx:
 		return a.getEx(c)
 	case OpFlushDB:
+		a.out.Touched = append(a.out.Touched, KeyRef{DB: c.DB})
 		return a.flushDB(c.DB)
 	case OpFlushAll:
 		return a.flushAll()
@@ -347,7 +348,6 @@ func (a *applier) expireIf(c *Cmd) Result {
 func (a *applier) flushDB(db uint8) Result {
 	a.releaseDB(db)
 	a.clearDB(db)
-	a.out.Touched = append(a.out.Touched, KeyRef{DB: db})
 	a.keyDelta[db] = -a.db.keys[db].Load()
 	a.expDelta[db] = -a.db.expires[db].Load()
 	return okResult()
@@ -357,5 +357,6 @@ func (a *applier) flushAll() Result {
 	for i := range NumDBs {
 		a.flushDB(uint8(i))
 	}
+	a.out.Touched = append(a.out.Touched, KeyRef{DB: AllDBs})
 	return okResult()
 }
