@@ -212,7 +212,7 @@ func (s *Server) configParams() map[string]string {
 		"maxmemory": "0", "maxmemory-policy": "noeviction", "maxclients": itoa(s.cfg.MaxClients),
 		"timeout": i64s(int64(s.cfg.IdleTimeout.Seconds())), "port": port, "dir": s.cfg.Dir,
 		"proto-max-bulk-len": i64s(s.cfg.Limits.MaxBulkLen), "requirepass": "",
-		"cluster-enabled": "no", "notify-keyspace-events": "",
+		"cluster-enabled": "no", "notify-keyspace-events": s.replicatedConfigValue(storage.ConfigNotify),
 	}
 }
 
@@ -243,6 +243,12 @@ func cmdConfig(x *execCtx, args [][]byte) {
 	case sub == "help" && len(args) == 2:
 		writeHelp(x.w, "CONFIG", "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
 			"SET <directive> <value>", "    keepkv is configured by flags; CONFIG SET changes nothing.", "RESETSTAT", "    Accepted.")
+	case sub == "set" && len(args) == 4 && replicatedConfig[strings.ToLower(string(args[2]))]: // notify.go
+		if e := x.setReplicatedConfig(args, strings.ToLower(string(args[2])), string(args[3])); e != "" {
+			x.w.Error(e)
+			return
+		}
+		x.w.OK()
 	case sub == "set" && len(args) >= 4:
 		x.w.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[2]))
 	case sub == "resetstat" && len(args) == 2:

@@ -123,6 +123,7 @@ func (a *applier) setBit(c *Cmd) Result {
 		v[idx] &^= mask
 	}
 	a.put(&s, v, s.rec.deadline)
+	a.notify(ClassString, "setbit", c.DB, c.Keys[0])
 	return intResult(old)
 }
 
@@ -142,11 +143,15 @@ func (a *applier) bitOp(c *Cmd) Result {
 	}
 	dst := a.lookup(c.DB, c.Keys[0])
 	if maxLen == 0 {
-		a.del(&dst)
+		if dst.exists {
+			a.del(&dst)
+			a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
+		}
 		return intResult(0)
 	}
 	res := BitOp(c.Int, srcs, maxLen)
 	a.put(&dst, res, 0)
+	a.notify(ClassString, "set", c.DB, c.Keys[0])
 	return intResult(int64(maxLen))
 }
 
@@ -277,10 +282,27 @@ func (a *applier) bitField(c *Cmd) Result {
 	v := make([]byte, max(int64(len(s.rec.value)), need))
 	copy(v, s.rec.value)
 	res, changed := RunBitfield(v, ops)
-	if changed || !s.exists || need > int64(len(s.rec.value)) {
+	grown := !s.exists || need > int64(len(s.rec.value))
+	if changed || grown {
 		a.put(&s, v, s.rec.deadline)
 	}
+	// Redis reports "setbit" when a write changed a field, or was done
+	// (not refused by OVERFLOW FAIL) on a string it grew: growing alone,
+	// with every write refused, creates or grows the key silently.
+	if changed || grown && bitfieldWrote(ops, res) {
+		a.notify(ClassString, "setbit", c.DB, c.Keys[0])
+	}
 	return arrayResult(res)
+}
+
+// bitfieldWrote reports whether a SET or INCRBY of ops was done.
+func bitfieldWrote(ops []Bitfield, res []Result) bool {
+	for i, op := range ops {
+		if op.Op != BitfieldGet && res[i].Kind != ResultNil {
+			return true
+		}
+	}
+	return false
 }
 
 // RunBitfield runs ops on p, which holds every bit the writes touch, and

@@ -90,7 +90,7 @@ func (a *applier) hashCmd(c *Cmd) Result {
 			}
 		}
 		if n > 0 {
-			a.saveColl(&h, TypeHash)
+			a.saveNotify(&h, TypeHash, ClassHash, "hdel")
 		}
 		return intResult(n)
 	case OpHIncrBy:
@@ -118,6 +118,7 @@ func (a *applier) hset(h *coll, c *Cmd) Result {
 	if added > 0 || !h.exists {
 		a.saveColl(h, TypeHash)
 	}
+	a.notify(ClassHash, "hset", c.DB, c.Keys[0]) // even if no value changed, as Redis
 	return intResult(added)
 }
 
@@ -142,6 +143,7 @@ func (a *applier) hincrBy(h *coll, c *Cmd) Result {
 		h.meta.count++
 		a.saveColl(h, TypeHash)
 	}
+	a.notify(ClassHash, "hincrby", c.DB, c.Keys[0])
 	return intResult(cur)
 }
 
@@ -169,6 +171,7 @@ func (a *applier) hincrByFloat(h *coll, c *Cmd) Result {
 		h.meta.count++
 		a.saveColl(h, TypeHash)
 	}
+	a.notify(ClassHash, "hincrbyfloat", c.DB, c.Keys[0])
 	return bulkResult(out)
 }
 

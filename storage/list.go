@@ -139,6 +139,7 @@ func (a *applier) listCmd(c *Cmd) Result {
 			return errResult(err)
 		}
 		a.saveColl(&l, TypeList)
+		a.notify(ClassList, pushEvent(c.Op == OpLPush), c.DB, c.Keys[0])
 		a.ready(c.DB, c.Keys[0])
 		return intResult(l.meta.count)
 	case OpLPop, OpRPop:
@@ -153,6 +154,20 @@ func (a *applier) listCmd(c *Cmd) Result {
 		return a.linsert(&l, c)
 	}
 	return errResult(ErrBadEntry)
+}
+
+func pushEvent(head bool) string {
+	if head {
+		return "lpush"
+	}
+	return "rpush"
+}
+
+func popEvent(head bool) string {
+	if head {
+		return "lpop"
+	}
+	return "rpop"
 }
 
 // push adds vals at the head (each in turn, as LPUSH does) or the tail.
@@ -223,7 +238,7 @@ func (a *applier) pop(l *coll, c *Cmd) Result {
 	}
 	vals := a.popEnd(l, n, c.Op == OpLPop)
 	if len(vals) > 0 {
-		a.saveColl(l, TypeList)
+		a.saveNotify(l, TypeList, ClassList, popEvent(c.Op == OpLPop))
 	}
 	if !countForm {
 		return bulkResult(vals[0]) // an existing list has an element
@@ -245,7 +260,7 @@ func (a *applier) bpop(c *Cmd) Result {
 			continue
 		}
 		vals := a.popEnd(&l, 1, c.Op == OpBLPop)
-		a.saveColl(&l, TypeList)
+		a.saveNotify(&l, TypeList, ClassList, popEvent(c.Op == OpBLPop))
 		return arrayResult([]Result{bulkResult(key), {Kind: ResultBulk, Bytes: vals[0]}})
 	}
 	return nullArrayResult()
@@ -269,6 +284,8 @@ func (a *applier) lmove(c *Cmd) Result {
 		vals := a.popEnd(&src, 1, fromHead)
 		_ = a.push(&src, vals, toHead)
 		a.saveColl(&src, TypeList)
+		a.notify(ClassList, pushEvent(toHead), c.DB, c.Keys[1])
+		a.notify(ClassList, popEvent(fromHead), c.DB, c.Keys[0])
 		a.ready(c.DB, c.Keys[1])
 		return bulkResult(vals[0])
 	}
@@ -280,10 +297,13 @@ func (a *applier) lmove(c *Cmd) Result {
 	if !listRoom(dst.meta, toHead) { // before the pop: a refusal changes nothing
 		return errResult(errListFull)
 	}
+	// Redis reports the push (after "new" for a new destination), then
+	// the pop, then "del" if the source is left empty.
 	vals := a.popEnd(&src, 1, fromHead)
-	a.saveColl(&src, TypeList)
 	_ = a.push(&dst, vals, toHead)
 	a.saveColl(&dst, TypeList)
+	a.notify(ClassList, pushEvent(toHead), c.DB, c.Keys[1])
+	a.saveNotify(&src, TypeList, ClassList, popEvent(fromHead))
 	a.ready(c.DB, c.Keys[1])
 	return bulkResult(vals[0])
 }
@@ -324,6 +344,7 @@ func (a *applier) lset(l *coll, c *Cmd) Result {
 		return errResult(errListIndex)
 	}
 	a.setElem(l.meta.oid, kindElem, posKey(pos), c.Vals[0])
+	a.notify(ClassList, "lset", c.DB, c.Keys[0])
 	return okResult()
 }
 
@@ -360,6 +381,8 @@ func (a *applier) lrem(l *coll, c *Cmd) Result {
 	}
 	if k == l.meta.count {
 		a.del(&l.slot) // every element goes: release them as DEL does
+		a.notify(ClassList, "lrem", c.DB, c.Keys[0])
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 		return intResult(k)
 	}
 	slices.Sort(matched)
@@ -405,6 +428,7 @@ func (a *applier) lrem(l *coll, c *Cmd) Result {
 	}
 	l.meta.count -= k
 	a.saveColl(l, TypeList)
+	a.notify(ClassList, "lrem", c.DB, c.Keys[0])
 	return intResult(k)
 }
 
@@ -432,6 +456,8 @@ func (a *applier) ltrim(l *coll, c *Cmd) Result {
 	from, n := ListSpan(l.meta.count, c.Int, c.Limit)
 	if n == 0 {
 		a.del(&l.slot) // everything goes: release as DEL does
+		a.notify(ClassList, "ltrim", c.DB, c.Keys[0])
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 		return okResult()
 	}
 	for p := l.meta.head; p < l.meta.head+from; p++ {
@@ -443,6 +469,7 @@ func (a *applier) ltrim(l *coll, c *Cmd) Result {
 	l.meta.head += from
 	l.meta.count = n
 	a.saveColl(l, TypeList)
+	a.notify(ClassList, "ltrim", c.DB, c.Keys[0]) // even if it kept everything, as Redis
 	return okResult()
 }
 
@@ -489,6 +516,7 @@ func (a *applier) linsert(l *coll, c *Cmd) Result {
 	}
 	l.meta.count++
 	a.saveColl(l, TypeList)
+	a.notify(ClassList, "linsert", c.DB, c.Keys[0])
 	a.ready(c.DB, c.Keys[0])
 	return intResult(l.meta.count)
 }

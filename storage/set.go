@@ -100,7 +100,7 @@ func (a *applier) sadd(s *coll, members [][]byte) Result {
 		added++
 	}
 	if added > 0 {
-		a.saveColl(s, TypeSet)
+		a.saveNotify(s, TypeSet, ClassSet, "sadd")
 	}
 	return intResult(added)
 }
@@ -118,7 +118,7 @@ func (a *applier) srem(s *coll, members [][]byte) Result {
 		}
 	}
 	if n > 0 {
-		a.saveColl(s, TypeSet)
+		a.saveNotify(s, TypeSet, ClassSet, "srem")
 	}
 	return intResult(n)
 }
@@ -180,6 +180,8 @@ func (a *applier) spop(c *Cmd) Result {
 		// Everything: the set goes, its records released as by DEL.
 		sp.each(func(e, _ []byte) bool { picked = append(picked, bytes.Clone(e)); return true })
 		a.del(&s.slot)
+		a.notify(ClassSet, "spop", c.DB, c.Keys[0])
+		a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
 	} else {
 		rng := &splitMix{s: uint64(c.Limit)}
 		sampleElems(sp, s.meta.count, count, true, rng, func(e, _ []byte) {
@@ -189,7 +191,7 @@ func (a *applier) spop(c *Cmd) Result {
 			a.delElem(s.meta.oid, kindElem, e)
 		}
 		s.meta.count -= int64(len(picked))
-		a.saveColl(&s, TypeSet)
+		a.saveNotify(&s, TypeSet, ClassSet, "spop")
 	}
 	if single {
 		if len(picked) == 0 {
@@ -226,8 +228,8 @@ func (a *applier) smove(c *Cmd) Result {
 	}
 	a.delElem(src.meta.oid, kindElem, e)
 	src.meta.count--
-	a.saveColl(&src, TypeSet)
-	a.sadd(&dst, [][]byte{c.Vals[0]})
+	a.saveNotify(&src, TypeSet, ClassSet, "srem")
+	a.sadd(&dst, [][]byte{c.Vals[0]}) // no event if dst has it already
 	return intResult(1)
 }
 
@@ -354,8 +356,12 @@ func setCmpCount(a, b int64) int {
 
 var setStoreOps = map[Op]SetOp{OpSInterStore: SetInter, OpSUnionStore: SetUnion, OpSDiffStore: SetDiff}
 
+var setStoreEvents = map[Op]string{OpSInterStore: "sinterstore", OpSUnionStore: "sunionstore", OpSDiffStore: "sdiffstore"}
+
 // setStore computes the result in full before it touches the destination,
-// which may be one of the operands.
+// which may be one of the operands. A result replaces the destination,
+// whatever it held, in place (Redis's setKey: no "new" event for a key
+// that existed); an empty result deletes it.
 func (a *applier) setStore(c *Cmd) Result {
 	srcs := make([]setSource, 0, len(c.Keys)-1)
 	for _, k := range c.Keys[1:] {
@@ -371,18 +377,21 @@ func (a *applier) setStore(c *Cmd) Result {
 		return true
 	})
 	dst := a.lookup(c.DB, c.Keys[0])
-	a.del(&dst) // any type; its TTL goes too, as in Redis
 	if len(elems) == 0 {
+		if dst.exists {
+			a.del(&dst)
+			a.notify(ClassGeneric, "del", c.DB, c.Keys[0])
+		}
 		return intResult(0)
 	}
-	d := coll{slot: dst}
-	a.ensure(&d)
+	m := collMeta{oid: a.newOID(), count: int64(len(elems))}
 	for _, e := range elems {
-		a.setElem(d.meta.oid, kindElem, e, nil)
+		a.setElem(m.oid, kindElem, e, nil)
 	}
-	d.meta.count = int64(len(elems))
-	a.saveColl(&d, TypeSet)
-	return intResult(d.meta.count)
+	// store releases what dst held; its TTL goes too, as in Redis.
+	a.store(&dst, TypeSet, m.encode(), 0)
+	a.notify(ClassSet, setStoreEvents[c.Op], c.DB, c.Keys[0])
+	return intResult(m.count)
 }
 
 // SIsMember reports whether m is a member of the set v.

@@ -807,7 +807,7 @@ func (a *applier) zsetCmd(c *Cmd) Result {
 			}
 		}
 		if n > 0 {
-			a.saveColl(&z, TypeZSet)
+			a.saveNotify(&z, TypeZSet, ClassZSet, "zrem")
 		}
 		return intResult(n)
 	case OpZRemRange:
@@ -819,12 +819,14 @@ func (a *applier) zsetCmd(c *Cmd) Result {
 		}
 		if len(doomed) > 0 {
 			z.meta.count -= int64(len(doomed))
-			a.saveColl(&z, TypeZSet)
+			a.saveNotify(&z, TypeZSet, ClassZSet, zremRangeEvents[r.By])
 		}
 		return intResult(int64(len(doomed)))
 	}
 	return errResult(ErrBadEntry)
 }
+
+var zremRangeEvents = [...]string{ZByRank: "zremrangebyrank", ZByScore: "zremrangebyscore", ZByLex: "zremrangebylex"}
 
 // zscore returns member's score in z, which may be a set this command
 // is creating (the header is written last).
@@ -901,6 +903,13 @@ func (a *applier) zadd(z *coll, c *Cmd) Result {
 		a.saveColl(z, TypeZSet)
 		a.ready(c.DB, c.Keys[0])
 	}
+	if added+updated > 0 { // as Redis: nothing for a score set to what it was
+		name := "zadd"
+		if incr {
+			name = "zincr"
+		}
+		a.notify(ClassZSet, name, c.DB, c.Keys[0])
+	}
 	switch {
 	case incr && processed > 0:
 		return doubleResult(newScore)
@@ -933,7 +942,11 @@ func (a *applier) zpop(c *Cmd) Result {
 			res.Elems = append(res.Elems, bulkResult(p.Member), doubleResult(p.Score))
 		}
 		z.meta.count -= int64(len(popped))
-		a.saveColl(&z, TypeZSet)
+		name := "zpopmin"
+		if c.Flags&FlagGT != 0 {
+			name = "zpopmax"
+		}
+		a.saveNotify(&z, TypeZSet, ClassZSet, name)
 		return res
 	}
 	res := arrayResult(nil)
@@ -967,7 +980,7 @@ func (a *applier) zrangeStore(c *Cmd) Result {
 	if src.exists {
 		pairs = a.zview(TypeZSet, src.meta).collect(r)
 	}
-	return a.zstore(c.DB, c.Keys[0], pairs)
+	return a.zstore(c.DB, c.Keys[0], pairs, "zrangestore")
 }
 
 func (a *applier) zcombineStore(c *Cmd) Result {
@@ -984,26 +997,32 @@ func (a *applier) zcombineStore(c *Cmd) Result {
 		weights = append(weights, scoreOf(w))
 	}
 	op := map[Op]ZSetOp{OpZUnionStore: ZUnion, OpZInterStore: ZInter, OpZDiffStore: ZDiff}[c.Op]
-	return a.zstore(c.DB, c.Keys[0], zcombine(op, srcs, weights, ZAggregate(c.Int), 0))
+	return a.zstore(c.DB, c.Keys[0], zcombine(op, srcs, weights, ZAggregate(c.Int), 0), zstoreEvents[c.Op])
 }
 
+var zstoreEvents = map[Op]string{OpZUnionStore: "zunionstore", OpZInterStore: "zinterstore", OpZDiffStore: "zdiffstore"}
+
 // zstore replaces key with a sorted set of pairs (sorted, distinct
-// members), without TTL, or deletes it when pairs is empty.
-func (a *applier) zstore(db uint8, key []byte, pairs []ZPair) Result {
+// members), without TTL, and reports event; or deletes it when pairs is
+// empty. The result replaces whatever key held in place (Redis's setKey:
+// no "new" event for a key that existed).
+func (a *applier) zstore(db uint8, key []byte, pairs []ZPair, event string) Result {
 	s := a.lookup(db, key)
-	a.del(&s)
 	if len(pairs) == 0 {
+		if s.exists {
+			a.del(&s)
+			a.notify(ClassGeneric, "del", db, key)
+		}
 		return intResult(0)
 	}
-	z := coll{slot: s}
-	a.ensure(&z)
+	m := collMeta{oid: a.newOID(), count: int64(len(pairs))}
 	for _, p := range pairs {
-		a.zput(z.meta.oid, p.Member, p.Score)
+		a.zput(m.oid, p.Member, p.Score)
 	}
-	z.meta.count = int64(len(pairs))
-	a.saveColl(&z, TypeZSet)
+	a.store(&s, TypeZSet, m.encode(), 0) // releases what key held
+	a.notify(ClassZSet, event, db, key)
 	a.ready(db, key)
-	return intResult(z.meta.count)
+	return intResult(m.count)
 }
 
 // Reads.
