@@ -87,8 +87,13 @@ func (l *memLayer) writeSys(tx *bolt.Tx) error {
 // tracking it learn of it (Applied.Touched). A key that expires is not
 // touched: its logical state does not change when its delete applies.
 func (a *applier) touch(db uint8, key []byte) {
-	if t := a.out.Touched; len(t) > a.touchedBefore && t[len(t)-1].DB == db && bytes.Equal(t[len(t)-1].Key, key) {
-		return // already touched by this command (its record write, then its event)
+	// Already touched by this command (its record write, then its event)?
+	// The last few are enough: a command touches a key, then notifies.
+	t := a.out.Touched
+	for i := len(t) - 1; i >= max(a.touchedBefore, len(t)-4); i-- {
+		if t[i].DB == db && bytes.Equal(t[i].Key, key) {
+			return
+		}
 	}
 	a.setSys(modKey(db, key), binary.BigEndian.AppendUint64(nil, a.index))
 	a.out.Touched = append(a.out.Touched, KeyRef{DB: db, Key: clone(key)})
