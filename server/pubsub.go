@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,8 +52,9 @@ type subscriber struct {
 	nc      interface{ Close() error } // the network connection, to cut a slow reader
 	started bool
 	// Owned by the connection's goroutine (under mu once detached).
-	channels map[string]struct{}
-	patterns map[string]struct{}
+	channels map[string]uint64 // → subscription order (UNSUBSCRIBE with no
+	patterns map[string]uint64 // arguments goes in it, as Redis's pattern list)
+	seq      uint64
 }
 
 type pubMsg struct {
@@ -75,7 +78,7 @@ func (m *pubMsg) size() int {
 // subscriberOf returns st's subscriber, creating it.
 func (st *connState) subscriberOf() *subscriber {
 	if st.sub == nil {
-		st.sub = &subscriber{st: st, wake: make(chan struct{}, 1), channels: map[string]struct{}{}, patterns: map[string]struct{}{}}
+		st.sub = &subscriber{st: st, wake: make(chan struct{}, 1), channels: map[string]uint64{}, patterns: map[string]uint64{}}
 		if st.conn != nil {
 			if nc := st.conn.NetConn(); nc != nil {
 				st.sub.nc = nc
@@ -309,7 +312,8 @@ func cmdSubscribe(pattern bool) localFunc {
 		}
 		for _, name := range args[1:] {
 			if _, ok := set[string(name)]; !ok {
-				set[string(name)] = struct{}{}
+				sub.seq++
+				set[string(name)] = sub.seq
 				x.s.pubsub.add(reg, string(name), sub)
 			}
 			c, p := st.subscriptions()
@@ -335,6 +339,7 @@ func cmdUnsubscribe(pattern bool) localFunc {
 			for n := range set {
 				names = append(names, []byte(n))
 			}
+			slices.SortFunc(names, func(a, b []byte) int { return cmp.Compare(set[string(a)], set[string(b)]) })
 			if len(names) == 0 {
 				c, p := st.subscriptions()
 				x.w.Push(3)
