@@ -447,7 +447,7 @@ func (s *Server) forwardOne(ctx context.Context, st *connState, args [][]byte) (
 		if err != nil {
 			return nil, clusterError(err)
 		}
-		replies, err := s.fwd.do(ctx, addr, st.db, st.resp, [][][]byte{args})
+		replies, err := s.fwd.do(ctx, addr, st.db, st.resp, clientOrigin(s, st), [][][]byte{args})
 		if err == nil {
 			return replies[0], ""
 		}

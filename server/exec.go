@@ -85,7 +85,8 @@ type pipeline struct {
 	writes    []pendingWrite
 	fwd       [][][]byte // commands queued for the leader
 	reads     []pendingRead
-	noForward bool // running commands forwarded to us: never forward again
+	noForward bool   // running commands forwarded to us: never forward again
+	fwdOrigin []byte // the forwarded commands' client (origin)
 	barrier   bool
 	err       string // barrier failure, reported to every read of the pipeline
 }
@@ -240,7 +241,7 @@ func (p *pipeline) flushWrites() {
 	var chunks []chunk
 	now := replication.Now()
 	for i := 0; i < len(writes); {
-		e := storage.Entry{Now: now}
+		e := storage.Entry{Now: now, Origin: p.origin()}
 		size, start := 0, i
 		for ; i < len(writes) && len(e.Cmds) < maxEntryCmds && size < maxEntryBytes; i++ {
 			if writes[i].reply != "" {

@@ -14,8 +14,9 @@ import (
 
 // forwarder sends commands a follower cannot serve to the leader, over
 // pooled connections to the leader's Raft port (which also speaks RESP).
-// Each command travels as FWD <db> <proto> <command...>, so the leader runs
-// it in the client's database and answers in the client's protocol; the
+// Each command travels as FWD <db> <proto> <origin> <command...>, so the
+// leader runs it in the client's database and answers in the client's
+// protocol, and its log entries name the client (NOLOOP tracking); the
 // replies are copied back byte for byte.
 type forwarder struct {
 	dial    func(addr string, timeout time.Duration) (net.Conn, error)
@@ -112,7 +113,7 @@ func (f *forwarder) close() {
 }
 
 // do sends cmds as one pipeline and returns one raw reply per command.
-func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, cmds [][][]byte) ([][]byte, error) {
+func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, origin []byte, cmds [][][]byte) ([][]byte, error) {
 	c, err := f.get(addr)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, cm
 	c.c.SetDeadline(deadline)
 	dbArg, protoArg := []byte(strconv.Itoa(int(db))), []byte(strconv.Itoa(proto))
 	for _, args := range cmds {
-		writeArray(c.w, [][]byte{[]byte("FWD"), dbArg, protoArg}, args)
+		writeArray(c.w, [][]byte{[]byte("FWD"), dbArg, protoArg, origin}, args)
 	}
 	if err := c.w.Flush(); err != nil {
 		c.c.Close()

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -87,19 +89,38 @@ func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
 // runForwarded runs FWD <db> <proto> <command...> from a follower: the
 // command in the client's database, answered in the client's protocol.
 func (p *pipeline) runForwarded(args [][]byte) {
+	if len(args) < 5 {
+		p.immediate("ERR malformed FWD")
+		return
+	}
 	db, ok1 := parseInt(args[1])
 	proto, ok2 := parseInt(args[2])
-	if len(args) < 4 || !ok1 || !ok2 || db < 0 || db >= storage.NumDBs || (proto != 2 && proto != 3) {
+	if !ok1 || !ok2 || db < 0 || db >= storage.NumDBs || (proto != 2 && proto != 3) {
 		p.immediate("ERR malformed FWD")
 		return
 	}
 	p.noForward = true
-	if uint8(db) != p.st.db || int(proto) != p.st.resp {
+	if uint8(db) != p.st.db || int(proto) != p.st.resp || !bytes.Equal(args[3], p.fwdOrigin) {
 		p.flushWrites()
 		p.st.setDB(uint8(db))
 		p.st.setResp(int(proto))
+		p.fwdOrigin = append(p.fwdOrigin[:0:0], args[3]...)
 	}
-	p.run(args[3:])
+	p.run(args[4:])
+}
+
+// origin names the client whose writes the pipeline proposes (a storage
+// Entry's Origin): this node and the connection, or for forwarded
+// commands the follower's client.
+func (p *pipeline) origin() []byte {
+	if p.fwdOrigin != nil {
+		return p.fwdOrigin
+	}
+	return clientOrigin(p.s, p.st)
+}
+
+func clientOrigin(s *Server, st *connState) []byte {
+	return append(binary.AppendUvarint(nil, st.id), s.node.ID()...)
 }
 
 // flushForward sends queued commands to the leader as one pipeline and
@@ -125,7 +146,7 @@ func (p *pipeline) flushForward() {
 			fail(clusterError(err))
 			return
 		}
-		replies, err = p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, cmds)
+		replies, err = p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, p.origin(), cmds)
 		if err == nil {
 			break
 		}

@@ -47,6 +47,7 @@ type trackedClient struct {
 	redirect uint64
 	bcast    []string // prefixes ("" = every key)
 	noloop   bool
+	origin   []byte // its writes' Entry.Origin (NOLOOP skips those)
 	ownResp3 bool
 }
 
@@ -91,12 +92,15 @@ func (s *Server) invalidate(touched []storage.KeyRef) {
 		if m := t.keys[string(ref.Key)]; m != nil {
 			delete(t.keys, string(ref.Key))
 			for id := range m {
-				if c := t.clients[id]; c != nil && c.bcast == nil {
+				if c := t.clients[id]; c != nil && c.bcast == nil && !c.own(ref) {
 					s.pushInvalidate(c, [][]byte{ref.Key})
 				}
 			}
 		}
 		for _, c := range t.clients {
+			if c.own(ref) {
+				continue
+			}
 			for _, p := range c.bcast {
 				if bytes.HasPrefix(ref.Key, []byte(p)) {
 					bcast[c.id] = append(bcast[c.id], ref.Key)
@@ -108,6 +112,11 @@ func (s *Server) invalidate(touched []storage.KeyRef) {
 	for id, keys := range bcast {
 		s.pushInvalidate(t.clients[id], keys)
 	}
+}
+
+// own reports whether a NOLOOP client made the change itself.
+func (c *trackedClient) own(ref storage.KeyRef) bool {
+	return c.noloop && ref.Origin != nil && bytes.Equal(ref.Origin, c.origin)
 }
 
 // pushInvalidate queues one invalidation message (keys nil: everything).
@@ -262,7 +271,7 @@ func cmdClientTracking(x *execCtx, args [][]byte) {
 		next.prefixes = dedupe(next.prefixes)
 	}
 	st.tracking = &next
-	c := &trackedClient{id: st.id, redirect: next.redirect, noloop: next.noloop}
+	c := &trackedClient{id: st.id, redirect: next.redirect, noloop: next.noloop, origin: clientOrigin(x.s, st)}
 	if next.bcast {
 		c.bcast = next.prefixes
 	}

@@ -73,6 +73,9 @@ const AllDBs = 255
 type KeyRef struct {
 	DB  uint8
 	Key []byte
+	// Origin, in Applied.Touched, is the Entry.Origin of the entry that
+	// touched the key.
+	Origin []byte
 }
 
 // ApplyBatch applies entries in order and returns once they are visible to
@@ -219,6 +222,7 @@ type applier struct {
 	notifyCfg    NotifyFlags
 	// touchedBefore is len(out.Touched) when the current command began.
 	touchedBefore int
+	origin        []byte // the current entry's Origin
 }
 
 func (a *applier) entry(le LogEntry) []Result {
@@ -228,6 +232,10 @@ func (a *applier) entry(le LogEntry) []Result {
 	}
 	a.now = e.Now
 	a.index = le.Index
+	a.origin = nil
+	if e.Origin != nil {
+		a.origin = clone(e.Origin)
+	}
 	res := make([]Result, len(e.Cmds))
 	for i := range e.Cmds {
 		res[i] = a.safeCmd(&e.Cmds[i], le.Index)

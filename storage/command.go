@@ -142,9 +142,17 @@ type Cmd struct {
 type Entry struct {
 	Now  int64
 	Cmds []Cmd
+	// Origin names the client whose commands these are (opaque to
+	// storage); it comes back with the keys they touched, so a client
+	// tracking keys with NOLOOP is not told of its own writes.
+	Origin []byte
 }
 
-const entryVersion = 1
+// Entry format versions: 2 adds Origin after Now.
+const (
+	entryVersion       = 1
+	entryVersionOrigin = 2
+)
 
 // Encode returns the binary form of e.
 func (e *Entry) Encode() []byte {
@@ -158,9 +166,16 @@ func (e *Entry) Encode() []byte {
 			n += len(v) + 5
 		}
 	}
-	b := make([]byte, 0, n)
-	b = append(b, entryVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
+	b := make([]byte, 0, n+len(e.Origin))
+	if e.Origin != nil {
+		b = append(b, entryVersionOrigin)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
+		b = binary.AppendUvarint(b, uint64(len(e.Origin)))
+		b = append(b, e.Origin...)
+	} else {
+		b = append(b, entryVersion)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
+	}
 	b = binary.AppendUvarint(b, uint64(len(e.Cmds)))
 	for i := range e.Cmds {
 		b = e.Cmds[i].append(b)
@@ -190,10 +205,19 @@ func appendList(b []byte, list [][]byte) []byte {
 // DecodeEntry parses an encoded Entry. The returned byte slices alias data.
 func DecodeEntry(data []byte) (Entry, error) {
 	d := decoder{b: data}
-	if v := d.byte(); v != entryVersion {
+	v := d.byte()
+	if v != entryVersion && v != entryVersionOrigin {
 		return Entry{}, fmt.Errorf("%w: version %d", ErrBadEntry, v)
 	}
 	e := Entry{Now: int64(d.u64())}
+	if v == entryVersionOrigin {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			return Entry{}, fmt.Errorf("%w: origin length %d", ErrBadEntry, n)
+		}
+		e.Origin = d.b[:n:n]
+		d.b = d.b[n:]
+	}
 	n := d.uvarint()
 	if n > uint64(len(data)) {
 		return Entry{}, fmt.Errorf("%w: %d commands", ErrBadEntry, n)

@@ -96,7 +96,7 @@ func (a *applier) touch(db uint8, key []byte) {
 		}
 	}
 	a.setSys(modKey(db, key), binary.BigEndian.AppendUint64(nil, a.index))
-	a.out.Touched = append(a.out.Touched, KeyRef{DB: db, Key: clone(key)})
+	a.out.Touched = append(a.out.Touched, KeyRef{DB: db, Key: clone(key), Origin: a.origin})
 }
 
 // modIndex returns the last log index that modified a key of key's bucket.
