@@ -207,7 +207,9 @@ func (sub *subscriber) writer(s *Server, done <-chan struct{}) {
 		err := sub.conn.(redcon.DetachedConn).Flush()
 		sub.mu.Unlock()
 		if err != nil {
-			sub.conn.Close()
+			if sub.nc != nil {
+				sub.nc.Close() // serveSubscriber's read fails, and it cleans up
+			}
 			return
 		}
 	}
@@ -473,12 +475,18 @@ func (s *Server) detach(c redcon.Conn, st *connState) {
 func (s *Server) serveSubscriber(dc redcon.DetachedConn, st *connState) {
 	sub := st.sub
 	done := make(chan struct{})
-	stop := context.AfterFunc(s.ctx, func() { dc.Close() })
+	// Other goroutines close only the socket (redcon's Close flushes the
+	// buffer, which is this goroutine's and the writer's, under mu): the
+	// read below then fails and this goroutine closes the rest.
+	nc := dc.NetConn()
+	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
 	defer stop()
 	sub.mu.Lock()
 	err := dc.Flush()
 	sub.mu.Unlock()
-	go sub.writer(s, done)
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() { defer writer.Done(); sub.writer(s, done) }()
 	for err == nil && !st.quit {
 		var cmd redcon.Command
 		cmd, err = dc.ReadCommand()
@@ -501,6 +509,7 @@ func (s *Server) serveSubscriber(dc redcon.DetachedConn, st *connState) {
 		sub.mu.Unlock()
 	}
 	close(done)
+	writer.Wait()
 	sub.qmu.Lock()
 	sub.dead = true
 	sub.qmu.Unlock()
