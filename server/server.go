@@ -1,6 +1,7 @@
 package server
 
 import (
+	crand "crypto/rand"
 	"bufio"
 	"context"
 	"crypto/tls"
@@ -178,6 +179,10 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Request ids of forwarded commands (route.go, newRequestID).
+	reqNonce [8]byte
+	reqSeq   atomic.Uint64
 }
 
 type stats struct {
@@ -191,6 +196,8 @@ type stats struct {
 	// or the server shut down.
 	iterationsCancelled atomic.Int64
 	misses              atomic.Int64
+	// Forwarded pipelines sent again after the leader failed under them.
+	forwardRetries atomic.Int64
 }
 
 // Start opens the node's storage, starts Raft and serves RESP on Addr.
@@ -230,6 +237,9 @@ func (s *Server) open() error {
 	}
 	s.db = db
 	db.SetExec(s.applyExec)
+	if _, err := crand.Read(s.reqNonce[:]); err != nil {
+		return err
+	}
 	s.exp = newExpirer(s)
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")

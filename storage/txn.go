@@ -19,8 +19,8 @@ const (
 	OpPublish
 	// OpConfigSet sets the replicated settings Keys[i] to Vals[i].
 	OpConfigSet
-	// OpSysSet stores Vals[i] under the sys entries Keys[i] (loaded
-	// scripts: "s" ‖ sha1); an empty value deletes. Int 1 first deletes
+	// OpSysSet stores Vals[i] under the sys entries Keys[i], which must be
+	// loaded scripts ("s" ‖ sha1); an empty value deletes. Int 1 first deletes
 	// every entry with Keys[0]'s first byte as prefix (SCRIPT FLUSH).
 	OpSysSet
 	opTxnEnd
@@ -52,7 +52,7 @@ func txnShape(c *Cmd) bool {
 		return nk >= 1 && nk == nv
 	case OpSysSet:
 		for _, k := range c.Keys {
-			if len(k) == 0 || k[0] == sysMod || k[0] == sysConfig {
+			if len(k) == 0 || k[0] != sysScript {
 				return false
 			}
 		}
