@@ -1,7 +1,6 @@
 package server
 
 import (
-	crand "crypto/rand"
 	"bufio"
 	"context"
 	"crypto/tls"
@@ -179,10 +178,6 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
-
-	// Request ids of forwarded commands (route.go, newRequestID).
-	reqNonce [8]byte
-	reqSeq   atomic.Uint64
 }
 
 type stats struct {
@@ -196,8 +191,6 @@ type stats struct {
 	// or the server shut down.
 	iterationsCancelled atomic.Int64
 	misses              atomic.Int64
-	// Forwarded pipelines sent again after the leader failed under them.
-	forwardRetries atomic.Int64
 }
 
 // Start opens the node's storage, starts Raft and serves RESP on Addr.
@@ -237,9 +230,6 @@ func (s *Server) open() error {
 	}
 	s.db = db
 	db.SetExec(s.applyExec)
-	if _, err := crand.Read(s.reqNonce[:]); err != nil {
-		return err
-	}
 	s.exp = newExpirer(s)
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")
@@ -477,4 +467,8 @@ func (s *Server) handOff() {
 func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdownReq }
 
 // BaseFlush flushes a connection's buffered replies before redcon would.
-func BaseFlush(c redcon.Conn) { _ = redcon.BaseWriter(c).Flush() }
+func BaseFlush(c redcon.Conn) {
+	if w := redcon.BaseWriter(c); w != nil { // nil for a detached connection
+		_ = w.Flush()
+	}
+}
