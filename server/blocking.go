@@ -352,10 +352,7 @@ func (x *execCtx) block(args [][]byte, bc blockCall) {
 			defer b.blocked.Add(-1)
 			// Replies to the commands before this one go out now, not
 			// when the wait ends.
-			if nc := x.st.conn.NetConn(); nc != nil {
-				nc.SetWriteDeadline(time.Now().Add(s.cfg.ClientWriteTimeout))
-			}
-			BaseFlush(x.st.conn)
+			flushConn(x.st, s.cfg.ClientWriteTimeout) // a subscriber's detached connection too
 			if pc, ok := x.st.conn.NetConn().(*protoConn); ok {
 				defer pc.watch(cancel)()
 			}

@@ -125,5 +125,7 @@ func (v *replyValue) write(w *replyWriter) {
 		for i := range v.elems {
 			v.elems[i].write(w)
 		}
+	default:
+		v.writeExt(w) // script-only types (script_reply.go)
 	}
 }

@@ -3,13 +3,12 @@ package server
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/keepkv/keepkv/storage"
 )
 
 func connectionCommands() []*command {
-	return []*command{
+	return append([]*command{
 		{name: "ping", arity: -1, flags: flagFast | flagInMulti, group: "connection", summary: "Returns the server's liveliness response.", since: "1.0.0", local: cmdPing},
 		{name: "echo", arity: 2, flags: flagFast | flagInMulti, group: "connection", summary: "Returns the given string.", since: "1.0.0", local: cmdEcho},
 		{name: "quit", arity: -1, flags: flagNoAuth | flagFast, group: "connection", summary: "Closes the connection.", since: "1.0.0", local: cmdQuit},
@@ -20,7 +19,7 @@ func connectionCommands() []*command {
 		{name: "client", arity: -2, flags: 0, adminIf: clientAdmin, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", local: cmdClient},
 		{name: "readonly", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(true)},
 		{name: "readwrite", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(false)},
-	}
+	}, append(monitorCommands(), resetCommands()...)...) // monitor.go, reset.go
 }
 
 func cmdPing(x *execCtx, args [][]byte) {
@@ -187,13 +186,31 @@ func validName(b []byte) bool {
 	return true
 }
 
+// clientSubArity gives CLIENT's subcommands and their arities (Redis's
+// convention: exact, or negative for "at least").
+var clientSubArity = map[string]int{
+	"id": 2, "getname": 2, "setname": 3, "setinfo": 4, "info": 2, "list": -2, "kill": -3,
+	"pause": -3, "unpause": 2, "reply": 3, "no-evict": 3, "no-touch": 3, "help": 2,
+	"tracking": -3, "caching": 3, "getredir": 2, "trackinginfo": 2,
+}
+
 func cmdClient(x *execCtx, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	n := len(args)
-	switch {
-	case sub == "id" && n == 2:
+	arity, known := clientSubArity[sub]
+	if !known {
+		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try CLIENT HELP.", args[1]))
+		return
+	}
+	x.st.touch("client|" + sub) // CLIENT LIST's cmd, as Redis names it
+	if (arity >= 0 && n != arity) || (arity < 0 && n < -arity) {
+		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'client|%s' command", sub))
+		return
+	}
+	switch sub {
+	case "id":
 		x.w.Int(int64(x.st.id))
-	case sub == "getname" && n == 2:
+	case "getname":
 		x.st.mu.Lock()
 		name := x.st.name
 		x.st.mu.Unlock()
@@ -202,7 +219,7 @@ func cmdClient(x *execCtx, args [][]byte) {
 			return
 		}
 		x.w.BulkString(name)
-	case sub == "setname" && n == 3:
+	case "setname":
 		if !validName(args[2]) {
 			x.w.Error(errClientName)
 			return
@@ -211,50 +228,86 @@ func cmdClient(x *execCtx, args [][]byte) {
 		x.st.name = string(args[2])
 		x.st.mu.Unlock()
 		x.w.OK()
-	case sub == "setinfo" && n == 4:
+	case "setinfo":
 		clientSetInfo(x, args[2], args[3])
-	case sub == "info" && n == 2:
-		x.w.Verbatim(x.s.clientLine(x.st) + "\n")
-	case sub == "list":
-		keep, e := clientFilter(args[2:])
-		if e != "" {
-			x.w.Error(e)
-			return
+	case "info", "list":
+		// argv-mem: the arguments of the command running now.
+		mem := 0
+		for _, a := range args {
+			mem += len(a)
 		}
-		var b strings.Builder
-		for _, st := range x.s.clientList() {
-			if !keep(st) {
-				continue
-			}
-			b.WriteString(x.s.clientLine(st))
-			b.WriteByte('\n')
+		x.st.mu.Lock()
+		x.st.adm.argvMem = mem
+		x.st.mu.Unlock()
+		if sub == "info" {
+			x.w.Verbatim(x.s.clientLine(x.st) + "\n")
+		} else {
+			clientListCmd(x, args[2:])
 		}
-		x.w.Verbatim(b.String())
-	case (sub == "no-evict" || sub == "no-touch") && n == 3:
-		if !eq(args[2], "on") && !eq(args[2], "off") {
+		x.st.mu.Lock()
+		x.st.adm.argvMem = 0
+		x.st.mu.Unlock()
+	case "kill":
+		clientKill(x, args)
+	case "pause":
+		if clientPauseArgs(x, args) {
+			clientPause(x, args)
+		}
+	case "unpause":
+		x.s.admin.pause.lift()
+		x.w.OK()
+	case "reply":
+		clientReply(x, args)
+	case "no-evict", "no-touch":
+		on := eq(args[2], "on")
+		if !on && !eq(args[2], "off") {
 			x.w.Error(errSyntax)
 			return
 		}
+		// Stored and shown in CLIENT LIST (e, T); keepkv evicts nothing,
+		// and no command of keepkv's changes a key's access time.
+		x.st.mu.Lock()
+		if sub == "no-evict" {
+			x.st.adm.noEvict = on
+		} else {
+			x.st.adm.noTouch = on
+		}
+		x.st.mu.Unlock()
 		x.w.OK()
-	case sub == "tracking" && n >= 3: // tracking.go
+	case "tracking": // tracking.go
 		cmdClientTracking(x, args)
-	case sub == "caching" && n == 3:
+	case "caching":
 		cmdClientCaching(x, args)
-	case sub == "getredir" && n == 2:
+	case "getredir":
 		cmdClientGetRedir(x, args)
-	case sub == "trackinginfo" && n == 2:
+	case "trackinginfo":
 		cmdClientTrackingInfo(x, args)
-	case sub == "tracking" || sub == "caching" || sub == "getredir" || sub == "trackinginfo":
-		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'client|%s' command", sub))
-	case sub == "help" && n == 2:
-		writeHelp(x.w, "CLIENT", "ID", "    Return the ID of the current connection.", "GETNAME", "    Return the name of the current connection.",
-			"SETNAME <name>", "    Assign the name <name> to the current connection.", "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library info.",
-			"INFO", "    Return information about the current client connection.", "LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
-			"NO-EVICT (ON|OFF)", "    Accepted; keepkv evicts nothing.", "NO-TOUCH (ON|OFF)", "    Accepted.")
-	case sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info" || sub == "help" || sub == "no-evict" || sub == "no-touch":
-		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'client|%s' command", sub))
-	default:
-		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try CLIENT HELP.", args[1]))
+	case "help":
+		writeHelp(x.w, "CLIENT",
+			"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+			"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
+			"GETNAME", "    Return the name of the current connection.",
+			"ID", "    Return the ID of the current connection.",
+			"INFO", "    Return information about the current client connection.",
+			"KILL <ip:port>", "    Kill connection made from <ip:port>.",
+			"KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are:",
+			"    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
+			"    * LADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made to specified local address",
+			"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
+			"    * USER <username>", "      Kill connections authenticated by <username>.",
+			"    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
+			"LIST [options ...]", "    Return information about client connections. Options:",
+			"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+			"UNPAUSE", "    Stop the current client pause, resuming traffic.",
+			"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+			"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+			"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]", "         [OPTIN] [OPTOUT] [NOLOOP]",
+			"    Control server assisted client side caching.",
+			"TRACKINGINFO", "    Report tracking status for the current connection.",
+			"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction (keepkv evicts nothing).",
+			"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.")
 	}
 }
 
@@ -289,48 +342,17 @@ func (s *Server) clientList() []*connState {
 	return out
 }
 
-func (s *Server) clientLine(st *connState) string {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := time.Now()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s",
-		st.id, st.addr, st.laddr, st.name, int(now.Sub(st.created).Seconds()), int(now.Sub(st.lastAt).Seconds()),
-		st.db, st.lastCmd, st.user, st.resp, st.libName, st.libVer)
-}
-
 // ACL WHOAMI is for everyone; the rest reveals users.
 func aclAdmin(args [][]byte) bool { return !eq(args[1], "whoami") }
 
-// CLIENT LIST shows every connection; the handshake subcommands are for all.
-func clientAdmin(args [][]byte) bool { return eq(args[1], "list") || eq(args[1], "kill") }
-
-// clientFilter parses CLIENT LIST's options: TYPE <type> or ID <id>...
-// Every connection keepkv has is of type normal.
-func clientFilter(opts [][]byte) (func(*connState) bool, string) {
-	all := func(*connState) bool { return true }
-	switch {
-	case len(opts) == 0:
-		return all, ""
-	case len(opts) == 2 && eq(opts[0], "type"):
-		switch strings.ToLower(string(opts[1])) {
-		case "normal":
-			return all, ""
-		case "master", "replica", "slave", "pubsub":
-			return func(*connState) bool { return false }, ""
-		}
-		return nil, fmt.Sprintf("ERR Unknown client type '%s'", opts[1])
-	case len(opts) >= 2 && eq(opts[0], "id"):
-		ids := map[uint64]bool{}
-		for _, a := range opts[1:] {
-			id, ok := parseInt(a)
-			if !ok || id <= 0 {
-				return nil, "ERR Invalid client ID"
-			}
-			ids[uint64(id)] = true
-		}
-		return func(st *connState) bool { return ids[st.id] }, ""
+// The subcommands Redis flags admin (CLIENT LIST shows every connection,
+// KILL and PAUSE act on them); the handshake ones are for all.
+func clientAdmin(args [][]byte) bool {
+	switch strings.ToLower(string(args[1])) {
+	case "list", "kill", "pause", "unpause", "no-evict", "unblock":
+		return true
 	}
-	return nil, errSyntax
+	return false
 }
 
 // writeHelp writes a HELP reply as Redis does: a header line, then the
@@ -342,5 +364,5 @@ func writeHelp(w *replyWriter, cmd string, lines ...string) {
 		w.Status(l)
 	}
 	w.Status("HELP")
-	w.Status("    Print this help.")
+	w.Status("    Prints this help.")
 }

@@ -2,11 +2,15 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keepkv/keepkv/storage"
@@ -65,26 +69,45 @@ func cmdTime(x *execCtx, _ [][]byte) {
 
 func sortClients(c []*connState) { sort.Slice(c, func(i, j int) bool { return c[i].id < c[j].id }) }
 
-// infoSections are INFO's sections in Redis's order.
-var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"}
+// INFO, as Redis 7.0: no argument or "default" gives the default
+// sections, "all" every section, "everything" all and the modules' (keepkv
+// has none); several names give their union, in Redis's order; an unknown
+// name is ignored (so INFO nosuch is an empty string). keepkv fills only
+// fields it knows: a Redis field whose value keepkv does not track is
+// left out rather than made up, and keepkv adds its own (keepkv_*, raft_*).
+// Errorstats and Latencystats are left out whole: keepkv counts neither
+// error replies nor command latencies.
+
+// infoSections are INFO's sections in Redis's order, with their headers
+// and whether INFO (default) includes them.
+var infoSections = []struct {
+	name, header string
+	dflt         bool
+}{
+	{"server", "Server", true}, {"clients", "Clients", true}, {"memory", "Memory", true},
+	{"persistence", "Persistence", true}, {"stats", "Stats", true}, {"replication", "Replication", true},
+	{"cpu", "CPU", true}, {"modules", "Modules", true}, {"commandstats", "Commandstats", false},
+	{"cluster", "Cluster", true}, {"keyspace", "Keyspace", true},
+}
 
 func cmdInfo(x *execCtx, args [][]byte) {
 	want := map[string]bool{}
 	for _, a := range args[1:] {
 		want[strings.ToLower(string(a))] = true
 	}
-	all := len(want) == 0 || want["all"] || want["default"] || want["everything"]
+	dflt := len(args) == 1 || want["default"]
+	all := want["all"] || want["everything"]
 	var b strings.Builder
 	for _, sec := range infoSections {
-		if !all && !want[sec] {
+		if !all && !want[sec.name] && !(dflt && sec.dflt) {
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(sec[:1])+sec[1:])
-		for _, kv := range x.s.infoSection(sec) {
-			fmt.Fprintf(&b, "%s:%s\r\n", kv[0], kv[1])
+		b.WriteString("# " + sec.header + "\r\n")
+		for _, kv := range x.s.infoSection(sec.name) {
+			b.WriteString(kv[0] + ":" + kv[1] + "\r\n")
 		}
 	}
 	x.w.Verbatim(b.String())
@@ -98,21 +121,20 @@ func (s *Server) infoSection(sec string) [][2]string {
 		s.clientsMu.Lock()
 		n := len(s.clients)
 		s.clientsMu.Unlock()
-		return [][2]string{{"connected_clients", itoa(n)}, {"blocked_clients", itoa(int(s.blockedClients()))}, {"maxclients", itoa(s.cfg.MaxClients)}}
+		// blocked_clients: clients in BLPOP & co., and clients held by
+		// CLIENT PAUSE, as Redis counts them.
+		return [][2]string{{"connected_clients", itoa(n)}, {"maxclients", itoa(s.cfg.MaxClients)}, {"blocked_clients", i64s(s.blockedClients())}}
 	case "memory":
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return [][2]string{
-			{"used_memory", u64s(m.HeapAlloc)}, {"used_memory_human", human(m.HeapAlloc)},
-			{"used_memory_rss", u64s(m.Sys)}, {"used_memory_rss_human", human(m.Sys)},
-			{"maxmemory", "0"}, {"maxmemory_human", "0B"}, {"maxmemory_policy", "noeviction"},
-			{"mem_allocator", "go-" + runtime.Version()},
-		}
+		return s.infoMemory()
 	case "persistence":
 		return [][2]string{
-			{"loading", "0"}, {"async_loading", "0"}, {"rdb_changes_since_last_save", "0"},
+			{"loading", "0"}, {"async_loading", "0"},
+			// Every acknowledged write is durable: nothing waits for a save.
+			{"rdb_changes_since_last_save", "0"},
 			{"rdb_bgsave_in_progress", "0"}, {"rdb_last_bgsave_status", "ok"},
-			{"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"},
+			// The Raft log is keepkv's append-only file, fsynced before
+			// every acknowledgement (CONFIG GET appendonly says yes).
+			{"aof_enabled", "1"}, {"aof_rewrite_in_progress", "0"},
 			{"keepkv_durability", "raft-fsync"}, {"keepkv_state_file_bytes", strconv.FormatInt(s.db.Size(), 10)},
 			{"keepkv_state_used_bytes", strconv.FormatInt(s.db.UsedBytes(), 10)},
 			{"keepkv_applied_index", u64s(s.db.AppliedIndex())},
@@ -123,13 +145,14 @@ func (s *Server) infoSection(sec string) [][2]string {
 		}
 	case "stats":
 		st := &s.stats
+		total := st.commands.Load()
 		return [][2]string{
 			{"total_connections_received", i64s(st.connections.Load())},
-			{"total_commands_processed", i64s(st.commands.Load())},
-			{"instantaneous_ops_per_sec", "0"},
+			{"total_commands_processed", i64s(total)},
+			{"instantaneous_ops_per_sec", i64s(s.admin.ops.rate(time.Now(), total, s.start))},
 			{"rejected_connections", i64s(st.rejected.Load())},
 			{"expired_keys", i64s(st.expired.Load())},
-			{"evicted_keys", "0"},
+			{"evicted_keys", "0"}, // keepkv never evicts
 			{"keyspace_hits", i64s(st.hits.Load())},
 			{"keyspace_misses", i64s(st.misses.Load())},
 			{"keepkv_apply_panics", i64s(s.db.ApplyPanics())},
@@ -138,7 +161,13 @@ func (s *Server) infoSection(sec string) [][2]string {
 	case "replication":
 		return s.infoReplication()
 	case "cpu":
-		return [][2]string{{"used_cpu_sys", "0.000000"}, {"used_cpu_user", "0.000000"}}
+		return infoCPU()
+	case "modules":
+		return nil // keepkv loads no modules
+	case "commandstats":
+		return s.admin.stats.lines()
+	case "cluster":
+		return [][2]string{{"cluster_enabled", "0"}} // Raft replication, not Redis Cluster
 	case "keyspace":
 		var out [][2]string
 		for i := range storage.NumDBs {
@@ -153,8 +182,9 @@ func (s *Server) infoSection(sec string) [][2]string {
 
 func (s *Server) infoServer() [][2]string {
 	exe, _ := os.Executable()
-	up := time.Since(s.start)
-	_, port, _ := strings.Cut(s.Addr().String(), "]:")
+	now := time.Now()
+	up := now.Sub(s.start)
+	port := "0"
 	if i := strings.LastIndexByte(s.Addr().String(), ':'); i >= 0 {
 		port = s.Addr().String()[i+1:]
 	}
@@ -162,24 +192,73 @@ func (s *Server) infoServer() [][2]string {
 		{"redis_version", Version}, {"keepkv_version", KeepkvVersion},
 		{"redis_mode", "standalone"}, {"os", runtime.GOOS + " " + runtime.GOARCH},
 		{"arch_bits", strconv.Itoa(strconv.IntSize)}, {"process_id", itoa(os.Getpid())},
-		{"tcp_port", port}, {"uptime_in_seconds", i64s(int64(up.Seconds()))},
+		{"run_id", s.admin.runIDValue()},
+		{"tcp_port", port}, {"server_time_usec", i64s(now.UnixMicro())},
+		{"uptime_in_seconds", i64s(int64(up.Seconds()))},
 		{"uptime_in_days", i64s(int64(up.Hours() / 24))}, {"executable", exe},
 	}
 }
 
+// infoMemory reports the Go runtime's memory, the closest keepkv has to
+// Redis's: used_memory is the live Go heap (the in-memory layers, caches
+// and connection buffers; the data itself lives in the bbolt file, mapped
+// by the kernel, see keepkv_state_file_bytes), used_memory_rss the
+// process's resident set (Linux; left out elsewhere). Approximate, as
+// Redis's are.
+func (s *Server) infoMemory() [][2]string {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	out := [][2]string{{"used_memory", u64s(m.HeapAlloc)}, {"used_memory_human", human(m.HeapAlloc)}}
+	if rss, ok := residentBytes(); ok {
+		out = append(out, [2]string{"used_memory_rss", u64s(rss)}, [2]string{"used_memory_rss_human", human(rss)})
+	}
+	// maxmemory is keepkv's disk limit (--max-disk-bytes): past it, writes
+	// that add data are refused with Redis's OOM error, as noeviction.
+	limit := uint64(max(s.cfg.MaxDiskBytes, 0))
+	return append(out, [2]string{"maxmemory", u64s(limit)}, [2]string{"maxmemory_human", human(limit)},
+		[2]string{"maxmemory_policy", "noeviction"}, [2]string{"mem_allocator", "go-" + runtime.Version()})
+}
+
+// residentBytes reads the process's resident set size from /proc.
+func residentBytes() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * uint64(os.Getpagesize()), true
+}
+
+// infoReplication maps Raft onto Redis's fields: the ready leader is the
+// master, every other node a replica; the leader's connected_slaves are
+// the other members of the Raft configuration (whether they are reachable
+// right now is not tracked). A replica's master_link_status is up while
+// it knows a leader.
 func (s *Server) infoReplication() [][2]string {
 	st := s.node.Status()
-	role := "slave"
+	var out [][2]string
 	if st.Ready {
-		role = "master"
+		out = [][2]string{{"role", "master"}, {"connected_slaves", itoa(max(len(st.Members)-1, 0))}}
+	} else {
+		link := "down"
+		if st.Leader != "" {
+			link = "up"
+		}
+		out = [][2]string{{"role", "slave"}, {"master_link_status", link}, {"connected_slaves", "0"}}
 	}
-	out := [][2]string{
-		{"role", role}, {"connected_slaves", itoa(max(len(st.Members)-1, 0))},
+	out = append(out, [][2]string{
 		{"raft_node_id", st.ID}, {"raft_state", st.State}, {"raft_term", u64s(st.Term)},
 		{"raft_leader_id", st.LeaderID}, {"raft_leader_addr", st.Leader},
 		{"raft_commit_index", u64s(st.CommitIndex)}, {"raft_applied_index", u64s(st.AppliedIndex)},
 		{"raft_last_index", u64s(st.LastIndex)}, {"raft_members", itoa(len(st.Members))},
-	}
+	}...)
 	if !st.LastContact.IsZero() {
 		out = append(out, [2]string{"raft_last_contact_ms", i64s(time.Since(st.LastContact).Milliseconds())})
 	}
@@ -201,63 +280,419 @@ func human(n uint64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-// configParams answers CONFIG GET with what clients and redis-benchmark ask.
-func (s *Server) configParams() map[string]string {
-	port := "0"
-	if i := strings.LastIndexByte(s.Addr().String(), ':'); i >= 0 {
-		port = s.Addr().String()[i+1:]
+// CONFIG GET, SET, RESETSTAT, as Redis 7.0, over the parameters clients
+// and tools commonly read or set. Each parameter is one of:
+//   - stored: accepted, validated as Redis does, kept for CONFIG GET on
+//     this node; keepkv's behaviour does not depend on it (the slowlog
+//     settings: keepkv has no SLOWLOG; client-output-buffer-limit: keepkv
+//     bounds slow readers with --client-write-timeout and its own Pub/Sub
+//     and MONITOR buffers),
+//   - fixed: keepkv sets it at startup (or by design); CONFIG SET validates
+//     the value as Redis does, accepts it if it is the one in force (so
+//     "CONFIG SET save ''" or "appendonly yes" succeed) and refuses any
+//     other with Redis's CONFIG SET failure and keepkv's reason,
+//   - immutable or protected in Redis too: refused as Redis refuses them,
+//   - replicated (notify-keyspace-events): set through the Raft log, so
+//     every node has it (notify.go).
+// Any other name is unknown, with Redis's error. Several pairs are set all
+// or nothing, with Redis's order of checks.
+
+type configKind uint8
+
+const (
+	cfgStored configKind = iota
+	cfgFixed
+	cfgImmutable
+	cfgProtected
+	cfgReplicated
+)
+
+type configParam struct {
+	kind configKind
+	// get returns the value in force.
+	get func(s *Server) string
+	// parse validates a value and returns it as CONFIG GET would show it,
+	// or Redis's reason for refusing it.
+	parse func(s *Server, v string) (string, string)
+	// why a fixed parameter refuses another value.
+	why string
+}
+
+var configTable map[string]*configParam
+
+func init() {
+	portOf := func(s *Server) string {
+		a := s.Addr().String()
+		return a[strings.LastIndexByte(a, ':')+1:]
 	}
-	return map[string]string{
-		"save": "", "appendonly": "yes", "appendfsync": "always", "databases": itoa(storage.NumDBs),
-		"maxmemory": "0", "maxmemory-policy": "noeviction", "maxclients": itoa(s.cfg.MaxClients),
-		"timeout": i64s(int64(s.cfg.IdleTimeout.Seconds())), "port": port, "dir": s.cfg.Dir,
-		"proto-max-bulk-len": i64s(s.cfg.Limits.MaxBulkLen), "requirepass": "",
-		"cluster-enabled": "no", "notify-keyspace-events": s.replicatedConfigValue(storage.ConfigNotify),
+	configTable = map[string]*configParam{
+		"save": {kind: cfgFixed, get: constConfig(""), parse: parseSaveConfig,
+			why: "keepkv takes no RDB snapshots: every acknowledged write is already durable in the Raft log"},
+		"appendonly": {kind: cfgFixed, get: constConfig("yes"), parse: parseBoolConfig,
+			why: "keepkv always logs every write (the Raft log)"},
+		"appendfsync": {kind: cfgFixed, get: constConfig("always"), parse: enumConfig("everysec", "always", "no"),
+			why: "keepkv fsyncs every write before acknowledging it"},
+		"databases":       {kind: cfgImmutable, get: constConfig(itoa(storage.NumDBs))},
+		"cluster-enabled": {kind: cfgImmutable, get: constConfig("no")},
+		"daemonize":       {kind: cfgImmutable, get: constConfig("no")},
+		"dir":             {kind: cfgProtected, get: func(s *Server) string { return s.cfg.Dir }},
+		"maxmemory": {kind: cfgFixed, get: func(s *Server) string { return i64s(max(s.cfg.MaxDiskBytes, 0)) }, parse: memoryConfig(0),
+			why: "keepkv's limit is on disk, set with --max-disk-bytes at startup"},
+		"maxmemory-policy": {kind: cfgFixed, get: constConfig("noeviction"),
+			parse: enumConfig("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
+			why:   "keepkv never evicts keys: only noeviction is supported"},
+		"maxclients": {kind: cfgFixed, get: func(s *Server) string { return itoa(s.cfg.MaxClients) }, parse: intConfig(1, 4294967295),
+			why: "set with --max-clients at startup"},
+		"timeout": {kind: cfgFixed, get: func(s *Server) string { return i64s(int64(s.cfg.IdleTimeout / time.Second)) }, parse: intConfig(0, math.MaxInt32),
+			why: "set with --idle-timeout at startup"},
+		"port": {kind: cfgFixed, get: portOf, parse: intConfig(0, 65535), why: "set with --addr at startup"},
+		"proto-max-bulk-len": {kind: cfgFixed, get: func(s *Server) string { return i64s(s.cfg.Limits.MaxBulkLen) }, parse: memoryConfig(1 << 20),
+			why: "set with --max-bulk-len at startup"},
+		// The password is not shown, and never accepted: nothing confirms a guess.
+		"requirepass": {kind: cfgFixed, get: constConfig(""), parse: func(_ *Server, v string) (string, string) { return "\x00" + v, "" },
+			why: "set with --requirepass at startup"},
+		"notify-keyspace-events":     {kind: cfgReplicated, get: func(s *Server) string { return s.replicatedConfigValue(storage.ConfigNotify) }, parse: parseNotifyConfig},
+		"slowlog-log-slower-than":    {kind: cfgStored, parse: intConfig(-1, math.MaxInt64)},
+		"slowlog-max-len":            {kind: cfgStored, parse: intConfig(0, math.MaxInt64)},
+		"client-output-buffer-limit": {kind: cfgStored, parse: parseOutputLimitConfig},
+	}
+	for name, p := range configTable {
+		if p.kind == cfgStored {
+			p.get = func(s *Server) string { return s.admin.conf.get(name) }
+		}
 	}
 }
 
-func cmdConfig(x *execCtx, args [][]byte) {
-	sub := strings.ToLower(string(args[1]))
-	switch {
-	case sub == "get" && len(args) >= 3:
-		params := x.s.configParams()
-		names := make([]string, 0, len(params))
-		for name := range params {
-			names = append(names, name)
+// storedConfig holds the stored parameters' values (Server.admin.conf).
+type storedConfig struct {
+	mu sync.Mutex
+	v  map[string]string
+}
+
+// Redis's defaults for the stored parameters.
+var storedDefaults = map[string]string{
+	"slowlog-log-slower-than":    "10000",
+	"slowlog-max-len":            "128",
+	"client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+}
+
+func (c *storedConfig) get(name string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.v[name]; ok {
+		return v
+	}
+	return storedDefaults[name]
+}
+
+func (c *storedConfig) set(vals map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.v == nil {
+		c.v = map[string]string{}
+	}
+	for k, v := range vals {
+		c.v[k] = v
+	}
+}
+
+func constConfig(v string) func(*Server) string { return func(*Server) string { return v } }
+
+// intConfig parses an integer parameter as Redis's numeric configs do.
+func intConfig(lo, hi int64) func(*Server, string) (string, string) {
+	return func(_ *Server, v string) (string, string) {
+		n, ok := parseInt([]byte(v))
+		if !ok {
+			return "", "argument couldn't be parsed into an integer"
 		}
-		sort.Strings(names)
-		var hits []string
-		for _, name := range names {
-			for _, p := range args[2:] {
-				if globMatch([]byte(strings.ToLower(string(p))), []byte(name)) {
-					hits = append(hits, name)
-					break
-				}
+		if n < lo || n > hi {
+			return "", fmt.Sprintf("argument must be between %d and %d inclusive", lo, hi)
+		}
+		return i64s(n), ""
+	}
+}
+
+// memoryConfig parses a memory parameter ("100mb"), at least lo bytes.
+func memoryConfig(lo int64) func(*Server, string) (string, string) {
+	return func(_ *Server, v string) (string, string) {
+		n, ok := parseMemory(v)
+		if !ok {
+			return "", "argument must be a memory value"
+		}
+		if n < uint64(lo) || n > math.MaxInt64 {
+			return "", fmt.Sprintf("argument must be between %d and %d inclusive", lo, int64(math.MaxInt64))
+		}
+		return u64s(n), ""
+	}
+}
+
+// parseMemory reads a size as Redis's memtoull: digits, then nothing or
+// one of the units b, k, kb, m, mb, g, gb (any case; k is 1000, kb 1024).
+// As there, no digits at all read as 0.
+func parseMemory(v string) (uint64, bool) {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	mul := map[string]uint64{"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 * 1000, "mb": 1024 * 1024, "g": 1000 * 1000 * 1000, "gb": 1024 * 1024 * 1024}[strings.ToLower(v[i:])]
+	if mul == 0 {
+		return 0, false
+	}
+	var n uint64
+	if i > 0 {
+		var err error
+		if n, err = strconv.ParseUint(v[:i], 10, 64); err != nil {
+			return 0, false
+		}
+	}
+	if n > math.MaxUint64/mul {
+		return 0, false
+	}
+	return n * mul, true
+}
+
+func parseBoolConfig(_ *Server, v string) (string, string) {
+	switch strings.ToLower(v) {
+	case "yes":
+		return "yes", ""
+	case "no":
+		return "no", ""
+	}
+	return "", "argument must be 'yes' or 'no'"
+}
+
+func enumConfig(names ...string) func(*Server, string) (string, string) {
+	return func(_ *Server, v string) (string, string) {
+		for _, n := range names {
+			if strings.EqualFold(n, v) {
+				return n, ""
 			}
 		}
-		x.w.Map(len(hits))
-		for _, name := range hits {
-			x.w.BulkString(name)
-			x.w.BulkString(params[name])
-		}
-	case sub == "help" && len(args) == 2:
-		writeHelp(x.w, "CONFIG", "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-			"SET <directive> <value>", "    keepkv is configured by flags; CONFIG SET changes nothing.", "RESETSTAT", "    Accepted.")
-	case sub == "set" && len(args) == 4 && replicatedConfig[strings.ToLower(string(args[2]))]: // notify.go
-		if e := x.setReplicatedConfig(args, strings.ToLower(string(args[2])), string(args[3])); e != "" {
-			x.w.Error(e)
-			return
-		}
-		x.w.OK()
-	case sub == "set" && len(args) >= 4:
-		x.w.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", args[2]))
-	case sub == "resetstat" && len(args) == 2:
-		x.w.OK()
-	case sub == "get" || sub == "set" || sub == "resetstat":
-		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'config|%s' command", sub))
-	default:
-		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try CONFIG HELP.", args[1]))
+		return "", "argument(s) must be one of the following: " + strings.Join(names, ", ")
 	}
+}
+
+// parseSaveConfig checks save's "<seconds> <changes> ..." pairs as Redis.
+func parseSaveConfig(_ *Server, v string) (string, string) {
+	if v == "" {
+		return "", ""
+	}
+	f := strings.Split(v, " ")
+	if len(f)%2 == 1 {
+		return "", "Invalid save parameters"
+	}
+	for j, a := range f {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || (j%2 == 0 && n < 1) || (j%2 == 1 && n < 0) {
+			return "", "Invalid save parameters"
+		}
+	}
+	return v, ""
+}
+
+func parseNotifyConfig(_ *Server, v string) (string, string) {
+	if _, ok := storage.ParseNotifyFlags(v); !ok {
+		return "", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+	}
+	return v, ""
+}
+
+// parseOutputLimitConfig checks "<class> <hard> <soft> <seconds> ..." as
+// Redis does and merges it into the value in force (classes not named
+// keep their limits).
+func parseOutputLimitConfig(s *Server, v string) (string, string) {
+	var f []string
+	if v != "" {
+		f = strings.Split(v, " ")
+	}
+	if len(f)%4 != 0 {
+		return "", "Wrong number of arguments in buffer limit configuration."
+	}
+	classes := []string{"normal", "slave", "pubsub"}
+	cur := strings.Fields(s.admin.conf.get("client-output-buffer-limit"))
+	limits := map[string][]string{}
+	for i := 0; i+3 < len(cur); i += 4 {
+		limits[cur[i]] = cur[i+1 : i+4]
+	}
+	for j := 0; j < len(f); j += 4 {
+		class := strings.ToLower(f[j])
+		if class == "replica" {
+			class = "slave"
+		}
+		if !slices.Contains(classes, class) {
+			return "", "Invalid client class specified in buffer limit configuration."
+		}
+		hard, ok1 := parseMemory(f[j+1])
+		soft, ok2 := parseMemory(f[j+2])
+		secs, err := strconv.ParseInt(f[j+3], 10, 64)
+		if !ok1 || !ok2 || err != nil || secs < 0 {
+			return "", "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+		}
+		limits[class] = []string{u64s(hard), u64s(soft), i64s(secs)}
+	}
+	var out []string
+	for _, c := range classes {
+		out = append(out, c)
+		out = append(out, limits[c]...)
+	}
+	return strings.Join(out, " "), ""
+}
+
+// configSubArity gives CONFIG's subcommands and their arities.
+var configSubArity = map[string]int{"get": -3, "set": -4, "resetstat": 2, "rewrite": 2, "help": 2}
+
+func cmdConfig(x *execCtx, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	arity, known := configSubArity[sub]
+	if !known {
+		x.w.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try CONFIG HELP.", args[1]))
+		return
+	}
+	x.st.touch("config|" + sub)
+	if (arity >= 0 && len(args) != arity) || (arity < 0 && len(args) < -arity) {
+		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'config|%s' command", sub))
+		return
+	}
+	switch sub {
+	case "get":
+		configGet(x, args[2:])
+	case "set":
+		configSet(x, args)
+	case "resetstat":
+		x.s.resetStats()
+		x.w.OK()
+	case "rewrite":
+		x.w.Error("ERR The server is running without a config file")
+	case "help":
+		writeHelp(x.w, "CONFIG", "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+			"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+			"RESETSTAT", "    Reset statistics reported by the INFO command.",
+			"REWRITE", "    Rewrite the configuration file.")
+	}
+}
+
+// configGet answers CONFIG GET <pattern>...: a name without glob
+// characters is answered under the name as given, a pattern under the
+// parameters' names, each parameter once.
+func configGet(x *execCtx, pats [][]byte) {
+	names := make([]string, 0, len(configTable))
+	for n := range configTable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	type hit struct{ shown, name string }
+	var hits []hit
+	seen := map[string]bool{}
+	for _, p := range pats {
+		lp := strings.ToLower(string(p))
+		if !strings.ContainsAny(lp, "[*?") {
+			if configTable[lp] != nil && !seen[lp] {
+				seen[lp] = true
+				hits = append(hits, hit{string(p), lp})
+			}
+			continue
+		}
+		for _, n := range names {
+			if !seen[n] && globMatch([]byte(lp), []byte(n)) {
+				seen[n] = true
+				hits = append(hits, hit{n, n})
+			}
+		}
+	}
+	x.w.Map(len(hits))
+	for _, h := range hits {
+		x.w.BulkString(h.shown)
+		x.w.BulkString(configTable[h.name].get(x.s))
+	}
+}
+
+// configSet answers CONFIG SET <name> <value> [<name> <value> ...].
+func configSet(x *execCtx, args [][]byte) {
+	if len(args)%2 == 1 {
+		x.w.Error(errSyntax)
+		return
+	}
+	type pair struct {
+		name, value string
+		p           *configParam
+	}
+	var pairs []pair
+	unknown, errArg, errStr, invalid := "", "", "", false
+	fail := func(arg, why string) {
+		errArg, errStr, invalid = arg, why, true
+	}
+	// First every name, as Redis: the first unknown one is reported,
+	// unless an immutable or repeated one came before it.
+	for i := 2; i < len(args); i += 2 {
+		name := strings.ToLower(string(args[i]))
+		p := configTable[name]
+		switch {
+		case p == nil:
+			if !invalid {
+				unknown, invalid = string(args[i]), true
+			}
+		case invalid:
+		case p.kind == cfgImmutable:
+			fail(string(args[i]), "can't set immutable config")
+		case p.kind == cfgProtected:
+			fail(string(args[i]), "can't set protected config")
+		case slices.ContainsFunc(pairs, func(q pair) bool { return q.name == name }):
+			fail(string(args[i]), "duplicate parameter")
+		default:
+			pairs = append(pairs, pair{name, string(args[i+1]), p})
+		}
+	}
+	// Then every value, as Redis checks them; then keepkv's own refusals,
+	// so that a bad value anywhere gets Redis's error.
+	for i := 0; i < len(pairs) && !invalid; i++ {
+		q := &pairs[i]
+		v, why := q.p.parse(x.s, q.value)
+		if why != "" {
+			fail(q.name, why)
+		}
+		q.value = v
+	}
+	for i := 0; i < len(pairs) && !invalid; i++ {
+		if q := &pairs[i]; q.p.kind == cfgFixed && q.value != q.p.get(x.s) {
+			fail(q.name, q.p.why)
+		}
+	}
+	switch {
+	case unknown != "":
+		x.w.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", unknown))
+		return
+	case invalid:
+		x.w.Error(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", errArg, errStr))
+		return
+	}
+	// Replicated parameters first: their proposal may fail, and then
+	// nothing has changed.
+	stored := map[string]string{}
+	for _, q := range pairs {
+		switch q.p.kind {
+		case cfgReplicated:
+			one := [][]byte{[]byte("CONFIG"), []byte("SET"), []byte(q.name), []byte(q.value)}
+			if e := x.setReplicatedConfig(one, q.name, q.value); e != "" {
+				x.w.Error(e)
+				return
+			}
+		case cfgStored:
+			stored[q.name] = q.value
+		}
+	}
+	x.s.admin.conf.set(stored)
+	x.w.OK()
+}
+
+// resetStats is CONFIG RESETSTAT: the counters INFO stats and
+// commandstats report start again from zero.
+func (s *Server) resetStats() {
+	st := &s.stats
+	for _, c := range []*atomic.Int64{&st.connections, &st.commands, &st.rejected, &st.expired, &st.expirePaced, &st.hits, &st.misses, &st.iterationsCancelled} {
+		c.Store(0)
+	}
+	s.admin.stats.reset()
+	s.admin.ops.reset()
 }
 
 func cmdCommand(x *execCtx, args [][]byte) {

@@ -42,6 +42,11 @@ type connState struct {
 	lastCmd string
 	lastAt  time.Time
 	pushSub *subscriber // sub, for other goroutines (a tracking redirect)
+
+	// adm is the state of CLIENT REPLY/PAUSE/KILL/NO-EVICT/NO-TOUCH,
+	// MONITOR and CLIENT LIST's mirrors (client_hook.go); its own comments
+	// say which goroutine owns each field.
+	adm connAdmin
 }
 
 func newConnState(id uint64, c redcon.Conn) *connState {

@@ -104,6 +104,9 @@ type pendingWrite struct {
 }
 
 func (p *pipeline) run(args [][]byte) {
+	if p.intercept(args) { // CLIENT PAUSE/REPLY, MONITOR, commandstats (client_hook.go)
+		return
+	}
 	s, st := p.s, p.st
 	s.stats.commands.Add(1)
 	if st.internal && eq(args[0], "fwd") {

@@ -222,7 +222,11 @@ func cmdKVExec(x *execCtx, args [][]byte) (storage.Cmd, string) {
 // hook). It must be deterministic: the time is the entry's, randomness is
 // seeded from the entry, and reads and writes go through t.
 func (s *Server) applyExec(t *storage.Txn, c *storage.Cmd) storage.Result {
-	if c.Op != storage.OpExec {
+	switch c.Op {
+	case storage.OpScript:
+		return s.applyScript(t, c) // script.go
+	case storage.OpExec:
+	default:
 		return storage.Result{Kind: storage.ResultErr, Err: storage.CmdError("ERR unsupported command in apply")}
 	}
 	capt := &captureEncoder{v3: c.Int == 3}
@@ -261,6 +265,10 @@ func (s *Server) runInTxn(x *execCtx, args [][]byte) {
 			return
 		}
 		lc.DB = x.st.db
+		if lc.Op == storage.OpScript { // EVAL queued in MULTI runs in the EXEC's entry
+			s.runScriptInTxn(x, &lc)
+			return
+		}
 		r := x.txn.Apply(lc)
 		if cmd.replyS != nil && r.Kind != storage.ResultErr {
 			cmd.replyS(s, x.w, &lc, r)

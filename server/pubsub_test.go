@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"strings"
@@ -60,4 +61,39 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 		}
 	}
 	t.Logf("cut off after %d MiB published", published)
+}
+
+// TestBlockingPopOnADetachedConnection: a RESP3 client that tracks keys or
+// subscribed has left redcon's loop; a BLPOP that has to wait there
+// flushes its earlier replies through the detached connection (it once
+// crashed the node) and is served when a push arrives.
+func TestBlockingPopOnADetachedConnection(t *testing.T) {
+	s := startServer(t, nil)
+	for _, setup := range [][]string{{"CLIENT", "TRACKING", "ON"}, {"SUBSCRIBE", "ch"}} {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte(respPayload([][]string{{"HELLO", "3"}, setup, {"BLPOP", "q", "0.1"}, {"BLPOP", "q", "0"}})))
+		r := bufio.NewReader(c)
+		for range 3 { // HELLO, the setup, the timed-out BLPOP
+			if _, err := respSignature(r); err != nil {
+				t.Fatalf("%v: %v", setup, err)
+			}
+		}
+		if err := client(t, s.Addr().String(), 2).LPush(context.Background(), "q", "v").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			sig, err := respSignature(r)
+			if err != nil {
+				t.Fatalf("%v: the blocked pop was never served: %v", setup, err)
+			}
+			if sig != ">" && !strings.HasPrefix(sig, ">") { // skip invalidation pushes
+				break
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,11 @@ type Config struct {
 	Join string
 	// ExpiryBatch caps the keys deleted by one expire log entry. Default 1000.
 	ExpiryBatch int
+	// ScriptBudget is the deterministic budget of one Lua script, in VM
+	// instructions (allocations count too; script_budget.go). A script over
+	// it is aborted with an error and its writes rolled back, on every
+	// node alike. Default DefaultScriptBudget.
+	ScriptBudget int64
 }
 
 func (c Config) withDefaults() Config {
@@ -124,6 +130,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ExpiryBatch == 0 {
 		c.ExpiryBatch = 1000
+	}
+	if c.ScriptBudget == 0 {
+		c.ScriptBudget = DefaultScriptBudget
 	}
 	return c
 }
@@ -175,6 +184,8 @@ type Server struct {
 	track     *tracker
 	nextID    atomic.Uint64
 	stats     stats
+	admin     adminState    // MONITOR, CLIENT PAUSE, CONFIG SET values, commandstats (client_hook.go)
+	scripts   *scriptEngine // Lua scripting (script.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -203,6 +214,7 @@ func Start(cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shutdownReq = make(chan struct{})
 	s.blk = newBlockers()
+	s.scripts = newScriptEngine(cfg.Logger, s.table, cfg.ScriptBudget, runtime.GOMAXPROCS(0))
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
@@ -421,6 +433,7 @@ func (s *Server) closed(c redcon.Conn, err error) {
 
 // forget removes a closed connection from the client list.
 func (s *Server) forget(st *connState) {
+	s.stopMonitor(st)
 	s.clientsMu.Lock()
 	delete(s.clients, st.id)
 	s.clientsMu.Unlock()

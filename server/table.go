@@ -157,5 +157,6 @@ func newCommandTable() commandTable {
 	t.add(keyCommands2()...)
 	t.add(multiCommands()...)
 	t.add(pubsubCommands()...)
+	t.add(scriptCommands()...)
 	return t
 }

@@ -56,6 +56,7 @@ type Config struct {
 	Join              string
 	Peers             string
 	StaleReads        bool
+	ScriptBudget      int64
 	ProtectedMode     bool
 	UsersFile         string
 	users             []server.User
@@ -118,6 +119,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft (or client) address instead of bootstrapping")
 	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
 	fs.BoolVar(&c.StaleReads, "stale-reads", false, "serve reads from this node's local state even on followers (as READONLY does per connection)")
+	fs.Int64Var(&c.ScriptBudget, "script-budget", server.DefaultScriptBudget, "instructions a Lua script may run (allocations count too) before it is aborted with its writes rolled back, the same on every node")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
@@ -163,6 +165,9 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 func (c *Config) fill() error {
 	if c.Join != "" && c.Peers != "" {
 		return errors.New("either --join or --peers, not both")
+	}
+	if c.ScriptBudget < 1 {
+		return errors.New("--script-budget must be at least 1")
 	}
 	peers, err := replication.ParsePeers(c.Peers)
 	if err != nil {
@@ -240,6 +245,7 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.Peers = c.peers
 	sc.Join = c.Join
 	sc.StaleReads = c.StaleReads
+	sc.ScriptBudget = c.ScriptBudget
 	sc.Raft.LeaderWait = c.LeaderWait
 	sc.Raft.HeartbeatTimeout = c.HeartbeatTimeout
 	sc.Raft.ElectionTimeout = c.ElectionTimeout

@@ -73,8 +73,8 @@ func TestRobustness(t *testing.T) {
 	v += checkSurvival(t, r, art)
 	t.Logf("unknown outcomes by error: %v", w.unknownKinds)
 	t.Log(w.hostileSummary())
-	t.Logf("summary: seed=%d ops=%d acked=%d unknown=%d hostile=%d faults=%s violations=%d artifacts=%s",
-		seed, w.ops.Load(), w.acked.Load(), w.unknown.Load(), w.hostile.sent.Load(), r.faultSummary(), v, art)
+	t.Logf("summary: seed=%d ops=%d acked=%d unknown=%d (own node faulted %d, surviving node %d) hostile=%d faults=%s violations=%d artifacts=%s",
+		seed, w.ops.Load(), w.acked.Load(), w.unknown.Load(), w.unknownOwn.Load(), w.unknownSurviving.Load(), w.hostile.sent.Load(), r.faultSummary(), v, art)
 	switch {
 	case *flagBroken && v == 0:
 		t.Fatal("the deliberately broken build passed: the suite did not catch it")
@@ -113,6 +113,17 @@ type rigNode struct {
 	px    *proxy
 	alive atomic.Bool
 	pause atomic.Bool
+	// faultGen counts the starts and ends of faults that hit this node
+	// (odd while one lasts): an operation through the node whose outcome
+	// is unknown is the node's own fault if it changed during the call.
+	faultGen atomic.Int64
+}
+
+// faulted marks a fault's start or end on nodes.
+func faulted(nodes ...*rigNode) {
+	for _, n := range nodes {
+		n.faultGen.Add(1)
+	}
 }
 
 func (n *rigNode) ip() string        { return fmt.Sprintf("127.0.0.%d", 10+n.idx) }
@@ -350,25 +361,31 @@ func (r *rig) inject(kind string) bool {
 		if n == nil {
 			return false
 		}
+		faulted(n)
 		n.p.kill()
 		n.alive.Store(false)
 		r.hold()
 		r.start(n, "")
+		faulted(n)
 	case "pause":
 		n := r.pick(nil)
 		if n == nil {
 			return false
 		}
+		faulted(n)
 		n.p.cmd.Process.Signal(sigStop)
 		n.pause.Store(true)
 		r.hold()
 		n.p.cmd.Process.Signal(sigCont)
 		n.pause.Store(false)
+		faulted(n)
 	case "partition", "one-way":
 		n := r.pick(nil)
 		if n == nil {
 			return false
 		}
+		faulted(n)
+		defer faulted(n)
 		for _, m := range r.members() {
 			if m == n {
 				continue
@@ -384,6 +401,8 @@ func (r *rig) inject(kind string) bool {
 			m.px.block(n.idx, false)
 		}
 	case "crash-all":
+		faulted(r.members()...)
+		defer faulted(r.members()...)
 		for _, n := range r.members() {
 			if n.pause.Load() {
 				n.p.cmd.Process.Signal(sigCont)
@@ -409,6 +428,7 @@ func (r *rig) inject(kind string) bool {
 		if err != nil {
 			return false
 		}
+		faulted(victim)
 		victim.p.kill()
 		victim.alive.Store(false)
 		victim.px.close() // frees its loopback slot for a later node
@@ -571,6 +591,13 @@ type workload struct {
 
 	unknownKinds map[string]int // why outcomes were unknown, for the summary
 
+	// The node each client's current operation goes through and its
+	// faultGen at the call: unknown outcomes are split into those of
+	// clients whose own node was faulted and those of surviving nodes.
+	cur              [8]clientOp
+	unknownOwn       atomic.Int64
+	unknownSurviving atomic.Int64
+
 	hostile hostileState // robustness_hostile_test.go
 	coll    collState    // robustness_coll_test.go
 
@@ -587,6 +614,11 @@ const (
 	hotSlots         = 8
 	maxUnknownPerKey = 2
 )
+
+type clientOp struct {
+	n   *rigNode
+	gen int64
+}
 
 type ttlInfo struct {
 	val    string
@@ -642,6 +674,7 @@ func (w *workload) client(ctx context.Context, id int) {
 			continue
 		}
 		c := w.r.client(n)
+		w.cur[id] = clientOp{n, n.faultGen.Load()}
 		switch k := rng.IntN(10); {
 		case k < 4:
 			w.hotOp(c, id, i, rng)
@@ -712,6 +745,11 @@ func (w *workload) record(id int, in kvInput, out kvOutput, ok bool, err error, 
 		ret = 1 << 62 // may take effect at any point after its call
 		w.unknown.Add(1)
 		w.noteUnknown(err)
+		if op := w.cur[id]; op.n != nil && (op.gen%2 == 1 || op.n.faultGen.Load() != op.gen) {
+			w.unknownOwn.Add(1)
+		} else {
+			w.unknownSurviving.Add(1)
+		}
 	} else if in.Op != "get" {
 		w.acked.Add(1)
 	}
