@@ -159,7 +159,7 @@ func TestPublishRepliesMatchRedis(t *testing.T) {
 	redisAddr := startRedis(t)
 	kk := startServer(t, nil)
 	compareRaw(t, redisAddr, kk.Addr().String(), [][]string{
-		{"PUBLISH", "c", "m"}, {"PUBLISH", "c"}, {"PUBSUB", "NUMSUB"}, {"PUBSUB", "NUMSUB", "a", "b"}, {"PUBSUB", "NUMPAT"}, {"PUBSUB", "CHANNELS"},
+		{"PUBLISH", "c", "m"}, {"SET", "after", "publish"}, {"PUBLISH", "c", "n"}, {"GET", "after"}, {"PUBLISH", "c"}, {"PUBSUB", "NUMSUB"}, {"PUBSUB", "NUMSUB", "a", "b"}, {"PUBSUB", "NUMPAT"}, {"PUBSUB", "CHANNELS"},
 		{"PUBSUB", "FOO"}, {"PUBSUB", "NUMPAT", "x"}, {"PUBSUB", "CHANNELS", "a", "b"}, {"UNSUBSCRIBE"}, {"PUNSUBSCRIBE", "x"},
 		{"MULTI"}, {"PUBLISH", "c", "m"}, {"EXEC"},
 		{"QUIT"},

@@ -173,6 +173,11 @@ func (p *pipeline) run(args [][]byte) {
 		cmd.local(&x, args)
 		return
 	}
+	if cmd.viewless != nil && cmd.viewless(args) {
+		p.flushReads()
+		cmd.read(&x, nil, args)
+		return
+	}
 	if st.tracking != nil {
 		p.trackRead(cmd, args)
 	}
@@ -269,10 +274,12 @@ func (p *pipeline) flushWrites() {
 				p.st.w.Error(w.reply)
 			case err != nil:
 				p.st.w.Error(clusterError(err))
-			case w.cmd.replyS != nil && res[k].Kind != storage.ResultErr:
-				w.cmd.replyS(p.s, &p.st.w, &w.lc, res[k])
 			default:
-				p.reply(w.cmd, res[k])
+				if w.cmd.replyS != nil && res[k].Kind != storage.ResultErr {
+					w.cmd.replyS(p.s, &p.st.w, &w.lc, res[k])
+				} else {
+					p.reply(w.cmd, res[k])
+				}
 				if w.after != nil {
 					w.after(res[k])
 				}

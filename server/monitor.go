@@ -75,12 +75,9 @@ func cmdMonitor(x *execCtx, _ [][]byte) {
 	if st.adm.monitor != nil {
 		return
 	}
-	x.w.OK()
-	// +OK, and the replies before it, go out before the first line.
-	if err := flushConn(st, x.s.cfg.ClientWriteTimeout); err != nil {
-		st.quit = true
-		return
-	}
+	// Registered before +OK goes out: a command another client sends
+	// once it has seen the +OK is fed to this monitor. Lines queue until
+	// the writer starts, after the +OK.
 	m := &monitor{st: st, nc: st.conn.NetConn(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	m.muted.Store(st.adm.replyOff)
 	st.mu.Lock()
@@ -94,6 +91,12 @@ func cmdMonitor(x *execCtx, _ [][]byte) {
 	ms.m[m] = struct{}{}
 	ms.n.Add(1)
 	ms.mu.Unlock()
+	x.w.OK()
+	// +OK, and the replies before it, go out before the first line.
+	if err := flushConn(st, x.s.cfg.ClientWriteTimeout); err != nil {
+		st.quit = true
+		return
+	}
 	go m.writer(x.s)
 }
 

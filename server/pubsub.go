@@ -401,7 +401,7 @@ func cmdPubsub(x *execCtx, args [][]byte) {
 			x.w.BulkString(ch)
 		}
 	case sub == "numsub" || sub == "shardnumsub":
-		x.w.Map(len(args) - 2)
+		x.w.Array(2 * (len(args) - 2)) // a flat array in RESP3 too, as Redis 7.0
 		for _, ch := range args[2:] {
 			x.w.Bulk(ch)
 			n := 0

@@ -93,7 +93,8 @@ func scriptCommands() []*command {
 		{name: "evalsha_ro", arity: -3, flags: flagRead, group: "scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0",
 			read: cmdEvalRead(true, true)},
 		{name: "script", arity: -2, group: "scripting", summary: "A container for Lua scripts management commands.", since: "2.6.0",
-			write: cmdScriptWrite, read: cmdScriptRead, readForm: scriptReadForm},
+			write: cmdScriptWrite, read: cmdScriptRead, readForm: scriptReadForm,
+			viewless: func(args [][]byte) bool { return len(args) == 2 && eq(args[1], "kill") }},
 	}
 }
 

@@ -31,11 +31,12 @@ const unitBytes = 4
 
 // Costs, in units, of allocations the VM makes on a script's behalf.
 const (
-	costNewKey   = 8  // a new hash key in a table: map entry, key list
+	costNewKey   = 48 // a new hash key in a table: two map entries, the key list, and GC work
 	costSlot     = 4  // an array slot (16 bytes)
 	costNewTable = 32 // an LTable and its first allocations
 	costClosure  = 8
-	costCall     = 16 // a redis.call, besides its reply
+	costCall     = 200 // a redis.call (about 5 µs), besides its reply
+	costFuncCall = 12  // a call: a frame, and often Go code (the libraries)
 	// costReplyValue is a reply element built from a script's result.
 	costReplyValue = 16
 )
@@ -233,6 +234,8 @@ func (vm *scriptVM) inspect(L *lua.LState, r *scriptRun) error {
 		r.used += costNewTable + int64(int(inst&0x1ff)+int(inst>>9)&0x1ff)*costSlot
 	case lua.OP_CLOSURE:
 		r.used += costClosure
+	case lua.OP_CALL, lua.OP_TAILCALL, lua.OP_SELF:
+		r.used += costFuncCall
 	case lua.OP_CONCAT:
 		regs := vmRegs(L)
 		from, to := base+int(inst&0x1ff), base+int(inst>>9)&0x1ff

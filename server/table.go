@@ -70,6 +70,9 @@ type command struct {
 	// readForm, for a command with both a write and a read route, says
 	// which argument forms are reads (GETEX with no option).
 	readForm func(args [][]byte) bool
+	// viewless, for a read command, says which argument forms need no read
+	// view (SCRIPT KILL must not wait behind the script it kills).
+	viewless func(args [][]byte) bool
 	// adminIf marks argument forms that need admin permission.
 	adminIf func(args [][]byte) bool
 	// leaderOnly, for local commands, says whether these arguments must
