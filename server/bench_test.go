@@ -9,7 +9,7 @@ import (
 // BenchmarkBuildSet parses and validates SET ... EX and encodes the log
 // entry: the per-write work a leader does before proposing.
 func BenchmarkBuildSet(b *testing.B) {
-	s := &Server{cfg: Config{}.withDefaults(), table: newCommandTable()}
+	s := newServer(Config{}.withDefaults())
 	x := &execCtx{s: s, st: &connState{}, now: 1_700_000_000_000}
 	args := [][]byte{[]byte("SET"), []byte("session:0123456789abcdef"), []byte(`{"user":42}`), []byte("EX"), []byte("604800")}
 	cmd := s.table.lookup(args[0])

@@ -67,7 +67,7 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(t testing.TB) *fuzzEnv {
-	e := &fuzzEnv{s: &Server{cfg: Config{MaxValueSize: 1 << 16}.withDefaults(), table: newCommandTable()}}
+	e := &fuzzEnv{s: newServer(Config{MaxValueSize: 1 << 16}.withDefaults())}
 	for i := range e.dbs {
 		db, err := storage.Open(filepath.Join(t.TempDir(), "state.db"), storage.Options{InitialMmapSize: 1 << 24})
 		if err != nil {

@@ -204,17 +204,24 @@ type stats struct {
 	misses              atomic.Int64
 }
 
+// newServer builds a Server's in-memory parts from a Config with its
+// defaults: everything but storage, Raft and the listeners.
+func newServer(cfg Config) *Server {
+	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{}), pubsub: newPubsub(), track: newTracker()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.shutdownReq = make(chan struct{})
+	s.blk = newBlockers()
+	s.scripts = newScriptEngine(cfg.Logger, s.table, cfg.ScriptBudget, runtime.GOMAXPROCS(0))
+	return s
+}
+
 // Start opens the node's storage, starts Raft and serves RESP on Addr.
 func Start(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, clients: map[uint64]*connState{}, start: time.Now(), served: make(chan error, 3), table: newCommandTable(), stop: make(chan struct{}), pubsub: newPubsub(), track: newTracker()}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.shutdownReq = make(chan struct{})
-	s.blk = newBlockers()
-	s.scripts = newScriptEngine(cfg.Logger, s.table, cfg.ScriptBudget, runtime.GOMAXPROCS(0))
+	s := newServer(cfg)
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
