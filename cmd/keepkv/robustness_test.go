@@ -425,9 +425,11 @@ func (r *rig) inject(kind string) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := r.client(l).Do(ctx, "RAFT", "REMOVE", victim.id).Err()
 		cancel()
-		if err != nil {
+		if err != nil && r.isMember(victim) {
 			return false
 		}
+		// An error may still have removed it (leadership changed while the
+		// change committed): then it is gone all the same.
 		faulted(victim)
 		victim.p.kill()
 		victim.alive.Store(false)
@@ -438,6 +440,30 @@ func (r *rig) inject(kind string) bool {
 		r.mu.Unlock()
 		fresh := r.newNode()
 		r.start(fresh, l.advertise())
+	}
+	return true
+}
+
+// isMember asks the leader whether n is in the configuration; true when
+// it cannot say (the removal is then treated as not done).
+func (r *rig) isMember(n *rigNode) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := r.leader(); m != nil && m != n {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			rows, err := r.client(m).Do(ctx, "RAFT", "MEMBERS").Slice()
+			cancel()
+			if err == nil {
+				found := false
+				for _, row := range rows {
+					if f, ok := row.([]any); ok && len(f) > 0 && f[0] == n.id {
+						found = true
+					}
+				}
+				return found
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // other processes' state: poll it
 	}
 	return true
 }
