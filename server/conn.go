@@ -27,6 +27,7 @@ type connState struct {
 	multi    *multiState    // inside MULTI
 	sub      *subscriber    // Pub/Sub subscriptions and delivery
 	tracking *trackingState // CLIENT TRACKING
+	origin   []byte         // names this client in log entries (clientOrigin)
 	// wantDetach: the connection subscribed and leaves redcon's loop at the
 	// end of this pipeline (serveSubscriber); detached: it has.
 	wantDetach, detached bool

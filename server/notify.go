@@ -11,9 +11,6 @@ import (
 // (storage's OpConfigSet), so every node, and a new leader, emits the same
 // keyspace events for the same entries.
 
-// replicatedConfig lists the CONFIG parameters kept in the replicated state.
-var replicatedConfig = map[string]bool{storage.ConfigNotify: true}
-
 // setReplicatedConfig proposes CONFIG SET name value for a replicated
 // parameter (on a follower, through the leader) and returns the error
 // reply, or "" once it is applied here.

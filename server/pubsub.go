@@ -41,16 +41,15 @@ func newPubsub() *pubsub {
 
 // subscriber is a subscribed connection's delivery side.
 type subscriber struct {
-	st      *connState
-	mu      sync.Mutex // held while writing to the connection
-	qmu     sync.Mutex
-	queue   []pubMsg
-	queued  int // bytes in queue
-	wake    chan struct{}
-	dead    bool
-	conn    redcon.Conn                // the detached connection, once detached
-	nc      interface{ Close() error } // the network connection, to cut a slow reader
-	started bool
+	st     *connState
+	mu     sync.Mutex // held while writing to the connection
+	qmu    sync.Mutex
+	queue  []pubMsg
+	queued int // bytes in queue
+	wake   chan struct{}
+	dead   bool
+	conn   redcon.Conn                // the detached connection, once detached
+	nc     interface{ Close() error } // the network connection, to cut a slow reader
 	// Owned by the connection's goroutine (under mu once detached).
 	channels map[string]uint64 // → subscription order (UNSUBSCRIBE with no
 	patterns map[string]uint64 // arguments goes in it, as Redis's pattern list)

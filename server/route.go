@@ -120,7 +120,10 @@ func (p *pipeline) origin() []byte {
 }
 
 func clientOrigin(s *Server, st *connState) []byte {
-	return append(binary.AppendUvarint(nil, st.id), s.node.ID()...)
+	if st.origin == nil { // built once per connection
+		st.origin = append(binary.AppendUvarint(nil, st.id), s.node.ID()...)
+	}
+	return st.origin
 }
 
 // flushForward sends queued commands to the leader as one pipeline and

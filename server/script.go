@@ -300,16 +300,6 @@ func (e *scriptEngine) release(vm *scriptVM) {
 	vm.close()
 }
 
-// close releases the idle interpreters.
-func (e *scriptEngine) close() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, vm := range e.vms {
-		vm.close()
-	}
-	e.vms = nil
-}
-
 // scriptEnv is where a script's redis.call runs: inside apply (txn), or
 // on the read path (reader).
 type scriptEnv struct {

@@ -31,7 +31,6 @@ type trackingState struct {
 	redirect uint64
 	prefixes []string
 	caching  int8 // CLIENT CACHING for the next command: 1 yes, -1 no
-	broken   bool // the redirect client went away
 }
 
 // tracker is the node's tracking table.
@@ -48,7 +47,6 @@ type trackedClient struct {
 	bcast    []string // prefixes ("" = every key)
 	noloop   bool
 	origin   []byte // its writes' Entry.Origin (NOLOOP skips those)
-	ownResp3 bool
 }
 
 func newTracker() *tracker {
@@ -385,9 +383,6 @@ func cmdClientTrackingInfo(x *execCtx, _ [][]byte) {
 	if tr.noloop {
 		flags = append(flags, "noloop")
 	}
-	if tr.redirect != 0 && tr.broken {
-		flags = append(flags, "broken_redirect")
-	}
 	x.w.Set(len(flags))
 	for _, f := range flags {
 		x.w.BulkString(f)
@@ -395,14 +390,10 @@ func cmdClientTrackingInfo(x *execCtx, _ [][]byte) {
 	x.w.BulkString("redirect")
 	x.w.Int(int64(tr.redirect))
 	x.w.BulkString("prefixes")
-	prefixes := tr.prefixes
-	if len(prefixes) == 1 && prefixes[0] == "" && tr.bcast {
-		prefixes = []string{""}
+	var prefixes []string
+	if tr.bcast {
+		prefixes = slices.Sorted(slices.Values(tr.prefixes))
 	}
-	if !tr.bcast {
-		prefixes = nil
-	}
-	prefixes = slices.Sorted(slices.Values(prefixes))
 	x.w.Array(len(prefixes))
 	for _, p := range prefixes {
 		x.w.BulkString(p)

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -218,6 +219,7 @@ type applier struct {
 	journal      []change // the current command's changes, for a rollback
 	op           Op       // the current command's op
 	index        uint64   // the current entry's log index
+	indexBytes   []byte   // index, encoded: the value of every sys modification record it writes
 	notifyLoaded bool     // notifyCfg holds notify-keyspace-events
 	notifyCfg    NotifyFlags
 	// touchedBefore is len(out.Touched) when the current command began.
@@ -232,6 +234,7 @@ func (a *applier) entry(le LogEntry) []Result {
 	}
 	a.now = e.Now
 	a.index = le.Index
+	a.indexBytes = binary.BigEndian.AppendUint64(nil, le.Index) // shared by the entry's touches; never mutated
 	a.origin = nil
 	if e.Origin != nil {
 		a.origin = clone(e.Origin)

@@ -95,7 +95,7 @@ func (a *applier) touch(db uint8, key []byte) {
 			return
 		}
 	}
-	a.setSys(modKey(db, key), binary.BigEndian.AppendUint64(nil, a.index))
+	a.setSys(modKey(db, key), a.indexBytes)
 	a.out.Touched = append(a.out.Touched, KeyRef{DB: db, Key: clone(key), Origin: a.origin})
 }
 

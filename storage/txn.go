@@ -178,33 +178,5 @@ func (a *applier) clearSys(prefix byte) {
 	}
 }
 
-// SysScan returns every sys entry whose key starts with prefix, as applied.
-func (r *Reader) SysScan(prefix byte) map[string][]byte {
-	out := map[string][]byte{}
-	c := r.tx.Bucket(bucketSys).Cursor()
-	for k, v := range func(yield func(k, v []byte) bool) {
-		for k, v := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, v = c.Next() {
-			if !yield(k, v) {
-				return
-			}
-		}
-	} {
-		out[string(k)] = clone(v)
-	}
-	for i := len(r.layers) - 1; i >= 0; i-- { // oldest first, so newer layers win
-		for k, v := range r.layers[i].sys {
-			if k[0] != prefix {
-				continue
-			}
-			if v == nil {
-				delete(out, k)
-			} else {
-				out[k] = clone(v)
-			}
-		}
-	}
-	return out
-}
-
 // Sys returns a sys entry's value, or nil.
 func (r *Reader) Sys(key []byte) []byte { return clone(lookupSys(r.layers, r.tx, string(key))) }

@@ -91,7 +91,9 @@ var matrixExcluded = map[string]bool{
 // matrixSubcommands lists the real subcommands of container commands; each
 // is sent alone and with one or two further arguments from the corpus.
 var matrixSubcommands = map[string][]string{
-	"client":  {"id", "getname", "setname", "setinfo", "info", "list", "no-evict", "no-touch", "help"},
+	"client":  {"id", "getname", "setname", "setinfo", "info", "list", "no-evict", "no-touch", "help", "tracking", "caching", "getredir", "trackinginfo"},
+	"script":  {"load", "exists", "flush", "kill", "help"},
+	"pubsub":  {"channels", "numsub", "numpat", "help"},
 	"config":  {"get", "set", "resetstat", "help"},
 	"command": {"count", "list", "info", "docs", "getkeys", "help"},
 	"acl":     {"whoami", "list", "users", "setuser", "deluser", "help"},
