@@ -3,8 +3,12 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -91,6 +95,69 @@ func replyErr(x *execCtx, err error) {
 	x.w.OK()
 }
 
+// joinNote is the file that says this node was told to join a cluster and
+// has not yet been added to it.
+func (s *Server) joinNote() string { return filepath.Join(s.cfg.Dir, "join-pending") }
+
+// rememberJoin keeps, in the data directory, that this node was told to
+// join through cfg.Join, until it is a member. A node killed before its
+// join completed and started again without --join (as a restart of a
+// member is) then goes on joining, instead of bootstrapping a one-node
+// cluster of its own beside the real one (split brain: writes acknowledged
+// by one cluster are absent from the other).
+func (s *Server) rememberJoin() error {
+	note := s.joinNote()
+	if s.cfg.Join != "" {
+		if err := writeFileSync(note, []byte(s.cfg.Join)); err != nil {
+			return fmt.Errorf("server: record the join: %w", err)
+		}
+		return nil
+	}
+	b, err := os.ReadFile(note)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("server: read the join note: %w", err)
+	}
+	if via := strings.TrimSpace(string(b)); via != "" {
+		s.logger.Info("this node was told to join a cluster and is not a member yet: joining instead of bootstrapping", "via", via)
+		s.cfg.Join = via
+		s.cfg.Raft.Bootstrap = false
+	}
+	return nil
+}
+
+// writeFileSync writes a small file durably: a temporary file, fsynced,
+// renamed over path, and the directory fsynced.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 // joinLoop asks the member at Join to add this node as a voter, retrying
 // until it succeeds or the server stops. Joining is idempotent, so a
 // restarted member asks again harmlessly.
@@ -101,6 +168,9 @@ func (s *Server) joinLoop() {
 		err := sendJoin(s.dialPeer, s.cfg.Join, id, addr)
 		if err == nil {
 			s.logger.Info("joined the cluster", "via", s.cfg.Join, "id", id, "raft-addr", addr)
+			if err := os.Remove(s.joinNote()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.logger.Warn("cannot remove the join note", "error", err)
+			}
 			return
 		}
 		s.logger.Warn("join failed, retrying", "via", s.cfg.Join, "error", err)

@@ -250,6 +250,9 @@ func (s *Server) open() error {
 	s.db = db
 	db.SetExec(s.applyExec)
 	s.exp = newExpirer(s)
+	if err := s.rememberJoin(); err != nil {
+		return err
+	}
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")
 	rc.Logger = s.logger
