@@ -13,9 +13,11 @@ VOLUME /data
 EXPOSE 6379 16379
 USER nonroot:nonroot
 # Listen on all interfaces for clients; Raft stays on loopback for a single
-# node. For a cluster set --raft-addr/--raft-advertise (see README).
-# Clients reach a container through Docker's network, not loopback, so
-# protected mode is off here, as in Redis's own image: set KEEPKV_PASSWORD
-# (or --requirepass) before exposing the port.
+# node. For a cluster set --raft-addr/--raft-advertise and
+# KEEPKV_CLUSTER_SECRET (a node refuses to start with Raft reachable from
+# other hosts and no secret; see README and docker-compose.yml).
+# Protected mode stays on: clients reach a container through Docker's
+# network, not loopback, so they are refused until KEEPKV_PASSWORD is set
+# (docker run -e KEEPKV_PASSWORD=...), and then served.
 ENTRYPOINT ["/keepkv"]
-CMD ["--addr", "0.0.0.0:6379", "--raft-addr", "127.0.0.1:16379", "--dir", "/data", "--protected-mode=false"]
+CMD ["--addr", "0.0.0.0:6379", "--raft-addr", "127.0.0.1:16379", "--dir", "/data"]

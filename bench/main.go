@@ -3,6 +3,7 @@
 //	go run ./bench                        # the comparison matrix
 //	go run ./bench -reps 5 -n 400000      # longer, steadier
 //	go run ./bench -scale -sessions 10000000
+//	go run ./bench -http                  # HTTP (Upstash REST) beside RESP
 //
 // The matrix builds keepkv and starts, on loopback with fresh data dirs,
 // a keepkv node, a 3-node keepkv cluster (all local) and redis-server with
@@ -43,6 +44,8 @@ var (
 	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
 	flagSessions = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")
 	flagExpiring = flag.Int("expiring", 1_000_000, "scale mode: keys sharing one deadline")
+
+	flagHTTP = flag.Bool("http", false, "measure the HTTP (Upstash REST) front end beside RESP on one node instead of the matrix (-n/4 requests per run)")
 )
 
 func main() {
@@ -77,6 +80,9 @@ func run(ctx context.Context) error {
 	}
 	if *flagScale {
 		return runScale(ctx, bin, filepath.Join(work, "scale"))
+	}
+	if *flagHTTP {
+		return runHTTP(ctx, bin, work)
 	}
 	return runMatrix(ctx, bin, work)
 }

@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -14,6 +15,8 @@ type fsm struct {
 	db        *storage.DB
 	logger    hclog.Logger
 	onApplied func(storage.Applied)
+	// onApplyTime, if set, is told how long each batch took to apply.
+	onApplyTime func(n int, d time.Duration)
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -29,7 +32,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			entries[i].Data = l.Data
 		}
 	}
+	start := time.Now()
 	applied, err := f.db.ApplyBatch(entries)
+	if f.onApplyTime != nil {
+		f.onApplyTime(len(entries), time.Since(start))
+	}
 	if err != nil {
 		f.logger.Error("failed to apply batch, stopping", "error", err)
 		panic(fmt.Sprintf("keepkv: failed to store data: %v", err))

@@ -199,7 +199,7 @@ func (n *Node) CatchUp(ctx context.Context) error {
 	if _, err := n.LeaderAddr(ctx); err != nil {
 		return err
 	}
-	if err := n.WaitApplied(ctx, n.raft.CommitIndex()); err != nil {
+	if err := n.WaitApplied(ctx, n.catchUpTarget(n.raft.CommitIndex())); err != nil {
 		return err
 	}
 	n.caughtUp.Store(true)

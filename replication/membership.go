@@ -162,11 +162,12 @@ func timeoutOf(ctx context.Context) time.Duration {
 }
 
 // DialPeer connects to another node's Raft port the way Raft does (with
-// mutual TLS when configured), for joins and forwarded commands.
+// mutual TLS and the cluster secret when configured), for joins and
+// forwarded commands.
 func (n *Node) DialPeer(addr string, timeout time.Duration) (net.Conn, error) {
 	var source *net.TCPAddr
 	if n.mux != nil {
 		source = n.mux.source
 	}
-	return dialPeer(addr, timeout, n.cfg.PeerTLS, source)
+	return dialPeer(addr, timeout, n.cfg.PeerTLS, newPeerAuth(n.cfg.ClusterSecret, n.cfg.ClusterSecretOld), source)
 }

@@ -38,6 +38,17 @@ type Config struct {
 	// PeerTLS, when set, secures every connection between nodes (Raft,
 	// joins, forwarded commands) with mutual TLS; see LoadPeerTLS.
 	PeerTLS *tls.Config
+	// ClusterSecret, when set, authenticates every connection between nodes
+	// (Raft, snapshots, joins, forwarded commands) with a mutual
+	// challenge–response before anything else is read (peerauth.go). Every
+	// node needs the same one. It may be combined with PeerTLS.
+	ClusterSecret string
+	// ClusterSecretOld is accepted from peers but never sent: set it to the
+	// previous secret during a rolling rotation.
+	ClusterSecretOld string
+	// InsecurePeers lets a node whose Raft address other hosts can reach
+	// start with neither ClusterSecret nor PeerTLS.
+	InsecurePeers bool
 	// Logger receives Raft's and the FSM's logs. Default: discard.
 	Logger hclog.Logger
 
@@ -59,6 +70,13 @@ type Config struct {
 	// applied everything committed before its term, and with false as soon
 	// as it stops being leader. Calls are sequential.
 	OnLeadership func(leader bool)
+	// OnStoreLogs, when set, is told how long each write of n entries to
+	// the on-disk log store took: the fsync every acknowledgement waits
+	// for (for metrics; it must be quick).
+	OnStoreLogs func(n int, d time.Duration)
+	// OnApplyBatch, when set, is told on the FSM goroutine how long each
+	// batch of n committed entries took to apply (for metrics).
+	OnApplyBatch func(n int, d time.Duration)
 
 	// Test overrides: when set, used instead of the on-disk stores and the
 	// TCP transport.
@@ -78,6 +96,18 @@ func (c Config) Validate() error {
 	}
 	if c.Transport == nil && c.RaftBind == "" {
 		return errors.New("replication: RaftBind cannot be empty without a Transport")
+	}
+	if c.ClusterSecret != "" {
+		if err := CheckClusterSecret(c.ClusterSecret); err != nil {
+			return fmt.Errorf("replication: %w", err)
+		}
+	}
+	if c.ClusterSecretOld != "" && c.ClusterSecret == "" {
+		return errors.New("replication: an old cluster secret needs a current one")
+	}
+	if c.Transport == nil && c.ClusterSecret == "" && c.PeerTLS == nil && !c.InsecurePeers &&
+		PeersExposed(c.RaftBind, c.RaftAdvertise) {
+		return fmt.Errorf("replication: the Raft address %s (advertised %q) is reachable from other hosts, but %w", c.RaftBind, c.RaftAdvertise, ErrUnauthenticatedPeers)
 	}
 	return nil
 }
@@ -126,6 +156,9 @@ type Node struct {
 	mux       *muxLayer
 	caughtUp  atomic.Bool
 
+	leaderChanges atomic.Uint64                 // metrics.go
+	leaderObs     atomic.Pointer[raft.Observer] // metrics.go
+
 	notifyCh chan bool
 	kickRead chan struct{}
 	stopCh   chan struct{}
@@ -167,9 +200,10 @@ func New(cfg Config, db *storage.DB) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.readLoop()
+	go n.watchLeaderChanges()
 	return n, nil
 }
 
@@ -186,7 +220,7 @@ func (n *Node) start() error {
 	}
 	rc := n.cfg.raftConfig()
 	rc.NotifyCh = n.notifyCh
-	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied}
+	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied, onApplyTime: n.cfg.OnApplyBatch}
 	hasState, err := raft.HasExistingState(n.logStore, stable, snaps)
 	if err != nil {
 		return fmt.Errorf("replication: inspect state: %w", err)
@@ -226,7 +260,11 @@ func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {
 		}
 		n.bolt = b
 		if n.logStore == nil {
-			cache, err := raft.NewLogCache(1024, b)
+			var store raft.LogStore = b
+			if n.cfg.OnStoreLogs != nil {
+				store = timedLogStore{LogStore: b, observe: n.cfg.OnStoreLogs}
+			}
+			cache, err := raft.NewLogCache(1024, store)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -316,7 +354,7 @@ func (n *Node) openTransport() error {
 		}
 		adv = addr
 	}
-	mux, err := newMuxLayer(n.cfg.RaftBind, adv, n.cfg.PeerTLS)
+	mux, err := newMuxLayer(n.cfg.RaftBind, adv, n.cfg.PeerTLS, newPeerAuth(n.cfg.ClusterSecret, n.cfg.ClusterSecretOld), n.logger.Named("peers"))
 	if err != nil {
 		return fmt.Errorf("replication: listen %s: %w", n.cfg.RaftBind, err)
 	}

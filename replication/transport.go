@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -19,6 +20,8 @@ type muxLayer struct {
 	ln        net.Listener
 	source    *net.TCPAddr // local address for outgoing connections, or nil
 	tls       *tls.Config  // mutual TLS between peers, or nil
+	auth      *peerAuth    // the cluster secret, or nil
+	logger    hclog.Logger
 	advertise net.Addr
 	raftC     chan net.Conn
 	resp      *chanListener
@@ -26,7 +29,7 @@ type muxLayer struct {
 	closeOnce sync.Once
 }
 
-func newMuxLayer(bind string, advertise net.Addr, tlsConf *tls.Config) (*muxLayer, error) {
+func newMuxLayer(bind string, advertise net.Addr, tlsConf *tls.Config, auth *peerAuth, logger hclog.Logger) (*muxLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -38,7 +41,7 @@ func newMuxLayer(bind string, advertise net.Addr, tlsConf *tls.Config) (*muxLaye
 		ln.Close()
 		return nil, errors.New("replication: the Raft address is not advertisable; set RaftAdvertise")
 	}
-	m := &muxLayer{ln: ln, tls: tlsConf, source: sourceAddr(ln.Addr()), advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
+	m := &muxLayer{ln: ln, tls: tlsConf, auth: auth, logger: logger, source: sourceAddr(ln.Addr()), advertise: advertise, raftC: make(chan net.Conn), done: make(chan struct{})}
 	m.resp = &chanListener{c: make(chan net.Conn), done: m.done, closed: make(chan struct{}), addr: ln.Addr()}
 	go m.acceptLoop()
 	return m, nil
@@ -55,17 +58,29 @@ func (m *muxLayer) acceptLoop() {
 	}
 }
 
-// route authenticates the peer (with TLS), then peeks at the first byte,
-// with a deadline so a silent peer cannot hold a goroutine forever.
+// route authenticates the peer (mutual TLS, then the cluster secret, as
+// configured), then peeks at the first byte, with a deadline so a silent
+// peer cannot hold a goroutine forever. A refused peer is logged with its
+// address and disconnected before anything it sent is interpreted.
 func (m *muxLayer) route(c net.Conn) {
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	deadline := time.Now().Add(peerAuthTimeout)
+	c.SetDeadline(deadline)
 	if m.tls != nil {
 		tc := tls.Server(c, m.tls)
 		if err := tc.Handshake(); err != nil {
+			m.logger.Warn("refused a peer connection: TLS handshake failed", "peer", c.RemoteAddr().String(), "error", err)
 			c.Close()
 			return
 		}
 		c = tc
+	}
+	if m.auth != nil {
+		if err := m.auth.acceptHandshake(c, deadline); err != nil {
+			m.logger.Warn("refused a peer connection: cluster secret not proven", "peer", c.RemoteAddr().String(), "error", err)
+			c.Close()
+			return
+		}
+		c.SetDeadline(deadline)
 	}
 	br := bufio.NewReaderSize(c, 4096)
 	first, err := br.Peek(1)
@@ -109,7 +124,7 @@ func (m *muxLayer) Close() error {
 func (m *muxLayer) Addr() net.Addr { return m.advertise }
 
 func (m *muxLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialPeer(string(addr), timeout, m.tls, m.source)
+	return dialPeer(string(addr), timeout, m.tls, m.auth, m.source)
 }
 
 // sourceAddr: when the Raft port is bound to a specific IP, connections to
@@ -123,24 +138,38 @@ func sourceAddr(bound net.Addr) *net.TCPAddr {
 	return &net.TCPAddr{IP: tcp.IP}
 }
 
-// dialPeer connects to a peer's Raft port, with mutual TLS if configured.
-func dialPeer(addr string, timeout time.Duration, conf *tls.Config, source *net.TCPAddr) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
+// dialPeer connects to a peer's Raft port, then authenticates both ends
+// with mutual TLS and the cluster secret, as configured, all within timeout.
+func dialPeer(addr string, timeout time.Duration, conf *tls.Config, auth *peerAuth, source *net.TCPAddr) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = peerAuthTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	d := net.Dialer{Deadline: deadline}
 	if source != nil {
 		d.LocalAddr = source
 	}
 	c, err := d.Dial("tcp", addr)
-	if err != nil || conf == nil {
-		return c, err
-	}
-	tc := tls.Client(c, conf)
-	tc.SetDeadline(time.Now().Add(timeout))
-	if err := tc.Handshake(); err != nil {
-		c.Close()
+	if err != nil {
 		return nil, err
 	}
-	tc.SetDeadline(time.Time{})
-	return tc, nil
+	if conf != nil {
+		tc := tls.Client(c, conf)
+		tc.SetDeadline(deadline)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		tc.SetDeadline(time.Time{})
+		c = tc
+	}
+	if auth != nil {
+		if err := auth.dialHandshake(c, addr, deadline); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 type peekedConn struct {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,7 +36,7 @@ func TestUsersAndPermissions(t *testing.T) {
 	if v, err := dash.Get(ctx, "session:1").Result(); err != nil || v != "v" {
 		t.Fatalf("ro user GET: %q %v", v, err)
 	}
-	want := "NOPERM User dash has no permissions to run the 'set' command"
+	want := "NOPERM this user has no permissions to run the 'set' command"
 	if err := dash.Set(ctx, "session:1", "x", 0).Err(); err == nil || err.Error() != want {
 		t.Fatalf("ro user SET: %v, want %q", err, want)
 	}
@@ -110,7 +112,8 @@ func TestProtectedModeRefusesOnlyRemoteClientsWithoutPassword(t *testing.T) {
 		{true, "", "garbage", true},
 	}
 	for _, tc := range cases {
-		s := &Server{cfg: Config{ProtectedMode: tc.protected, Password: tc.password}}
+		cfg := Config{ProtectedMode: tc.protected, Password: tc.password}
+		s := &Server{cfg: cfg, acl: newACLRegistry(cfg)}
 		if got := s.protectedRefuses(tc.remote); got != tc.refuse {
 			t.Errorf("protected=%v password=%q remote=%s: refuse=%v, want %v", tc.protected, tc.password, tc.remote, got, tc.refuse)
 		}
@@ -123,7 +126,8 @@ func TestProtectedModeRefusesOnlyRemoteClientsWithoutPassword(t *testing.T) {
 }
 
 func TestParseUsersFileRejectsBadLines(t *testing.T) {
-	for _, bad := range []string{"app rw", "app superuser pw", "default rw pw", "a rw x\na ro y", "sp ace"} {
+	for _, bad := range []string{"app rw", "app superuser pw", "default rw pw", "a rw x\na ro y", "sp ace",
+		"user", "user x +nosuch", "user x ~a allkeys_typo", "user x (+get)", "user x on\nuser x off", "user x #abc"} {
 		if _, err := ParseUsersFile(bad); err == nil {
 			t.Errorf("ParseUsersFile(%q) accepted", bad)
 		}
@@ -133,4 +137,75 @@ func TestParseUsersFileRejectsBadLines(t *testing.T) {
 func splitAddr(t *testing.T, addr string) (string, string) {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
+}
+
+// TestACLFileLoadAndSave: --users-file in Redis's ACL format (and the old
+// one) seeds the users; ACL SAVE writes them back in Redis's format,
+// keeping HTTP token lines; ACL LOAD replaces every user with the file's,
+// closing the connections of users that are gone.
+func TestACLFileLoadAndSave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.acl")
+	file := "user app on #" + hashPassword("app-pw") + " ~session:* resetchannels -@all +@read +@write\n" +
+		"dash ro dash-pw\ntoken app app-token\n"
+	must(t, os.WriteFile(path, []byte(file), 0o600))
+	users, err := ParseUsersFile(file)
+	must(t, err)
+	s := startServer(t, func(c *Config) { c.Users, c.UsersFile, c.Password = users, path, "root" })
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: s.Addr().String(), Password: "root", DisableIdentity: true})
+	defer admin.Close()
+	as := func(user, pass string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr().String(), Username: user, Password: pass, DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	app := as("app", "app-pw")
+	must(t, app.Set(ctx, "session:1", "v", 0).Err())
+	if err := app.Get(ctx, "user:1").Err(); err == nil || err.Error() != errNoPermKey {
+		t.Fatalf("file user reads user:1: %v", err)
+	}
+	if v, err := as("dash", "dash-pw").Get(ctx, "session:1").Result(); err != nil || v != "v" {
+		t.Fatalf("old-format ro user: %q %v", v, err)
+	}
+	must(t, admin.Do(ctx, "ACL", "SETUSER", "new", "on", ">new-pw", "~*", "+@all").Err())
+	must(t, admin.Do(ctx, "ACL", "SAVE").Err())
+	saved, err := os.ReadFile(path)
+	must(t, err)
+	list, err := admin.Do(ctx, "ACL", "LIST").StringSlice()
+	must(t, err)
+	if want := "token app app-token\n" + strings.Join(list, "\n") + "\n"; string(saved) != want {
+		t.Fatalf("ACL SAVE wrote:\n%s\nwant:\n%s", saved, want)
+	}
+	if strings.Contains(string(saved), "new-pw") || strings.Contains(string(saved), "dash-pw") {
+		t.Fatal("ACL SAVE wrote a password in clear")
+	}
+	// The saved file parses back to the same users.
+	again, err := ParseUsersFile(string(saved))
+	if err != nil || len(again) != 4 {
+		t.Fatalf("saved file: %d users, %v", len(again), err)
+	}
+
+	// ACL LOAD: the file without app; app's connection is closed.
+	must(t, os.WriteFile(path, []byte("user default on #"+hashPassword("root")+" ~* &* +@all\nuser other on >o ~* +@read\n"), 0o600))
+	must(t, admin.Do(ctx, "ACL", "LOAD").Err())
+	got, err := admin.Do(ctx, "ACL", "USERS").StringSlice()
+	if err != nil || strings.Join(got, " ") != "default other" {
+		t.Fatalf("ACL USERS after LOAD: %v %v", got, err)
+	}
+	if err := app.Get(ctx, "session:1").Err(); err == nil {
+		t.Error("a user removed by ACL LOAD still runs commands")
+	}
+	// A broken file changes nothing.
+	must(t, os.WriteFile(path, []byte("user x on +nosuch\n"), 0o600))
+	if err := admin.Do(ctx, "ACL", "LOAD").Err(); err == nil || !strings.Contains(err.Error(), "Unknown command") {
+		t.Fatalf("ACL LOAD of a bad file: %v", err)
+	}
+	if got, _ := admin.Do(ctx, "ACL", "USERS").StringSlice(); strings.Join(got, " ") != "default other" {
+		t.Fatalf("a bad ACL LOAD changed the users: %v", got)
+	}
+	// Without a file, LOAD and SAVE say so, as Redis does.
+	s2 := startServer(t, nil)
+	if err := client(t, s2.Addr().String(), 2).Do(ctx, "ACL", "SAVE").Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR This Redis instance is not configured to use an ACL file") {
+		t.Fatalf("ACL SAVE without a file: %v", err)
+	}
 }

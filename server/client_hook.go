@@ -92,11 +92,19 @@ func (p *pipeline) intercept(args [][]byte) bool {
 		st.multi == nil && !st.adm.snap.inMulti() && !changesSnapshot(args[0]) {
 		cmd := lookupNoAlloc(p.s.table, args[0])
 		v := p.verdict(cmd, args)
+		mark := p.startCmd(cmd) // metrics_cmd.go
 		p.runInner(args)
+		p.endCmd(mark)
 		a.stats.count(cmd, args, v) // after it ran, as Redis: RESETSTAT counts itself
 		return true
 	}
+	if st.multi != nil && !controlsMulti(lookupNoAlloc(p.s.table, args[0])) {
+		p.interceptSlow(args) // queued: counted when EXEC runs
+		return true
+	}
+	mark := p.startCmd(lookupNoAlloc(p.s.table, args[0]))
 	p.interceptSlow(args)
+	p.endCmd(mark)
 	return true
 }
 
@@ -156,8 +164,8 @@ func (p *pipeline) verdict(cmd *command, args [][]byte) verdict {
 	case cmd == nil || (cmd.flags&flagInternal != 0 && !st.internal):
 		return verdictUnknown
 	case !cmd.arityOK(len(args)),
-		p.s.authRequired() && !st.authed && cmd.flags&flagNoAuth == 0,
-		!st.internal && !allowed(st.perm, cmd, args):
+		!st.authed && cmd.flags&flagNoAuth == 0,
+		func() bool { d, _ := p.s.denial(st, cmd, args); return d != aclOK }():
 		return verdictRejected
 	}
 	if subs := subcommandArity[cmd.name]; subs != nil {

@@ -285,14 +285,4 @@ func (s *Server) kill(st *connState) {
 }
 
 // userExists reports whether name is a user CLIENT KILL USER may name.
-func (s *Server) userExists(name string) bool {
-	if name == "default" {
-		return true
-	}
-	for _, u := range s.cfg.Users {
-		if u.Name == name {
-			return true
-		}
-	}
-	return false
-}
+func (s *Server) userExists(name string) bool { return s.acl.get(name) != nil }

@@ -15,7 +15,8 @@ func connectionCommands() []*command {
 		{name: "auth", arity: -2, flags: flagNoAuth | flagFast, group: "connection", summary: "Authenticates the connection.", since: "1.0.0", local: cmdAuth},
 		{name: "hello", arity: -1, flags: flagNoAuth | flagFast, group: "connection", summary: "Handshakes with the Redis server.", since: "6.0.0", local: cmdHello},
 		{name: "select", arity: 2, flags: flagFast | flagInMulti, group: "connection", summary: "Changes the selected database.", since: "1.0.0", local: cmdSelect},
-		{name: "acl", arity: -2, flags: 0, group: "server", summary: "A container for Access List Control commands.", since: "6.0.0", local: cmdACL, adminIf: aclAdmin},
+		{name: "acl", arity: -2, flags: 0, group: "server", summary: "A container for Access List Control commands.", since: "6.0.0",
+			local: cmdACL, write: cmdACLWrite, txn: cmdACLTxn, readForm: aclLocalForm, leaderOnly: aclWriteForm, reply: aclUnwrap},
 		{name: "client", arity: -2, flags: 0, adminIf: clientAdmin, group: "connection", summary: "A container for client connection commands.", since: "2.4.0", local: cmdClient},
 		{name: "readonly", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(true)},
 		{name: "readwrite", arity: 1, flags: flagFast, group: "cluster", summary: "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0", local: cmdReadonly(false)},
@@ -61,15 +62,16 @@ func cmdReadonly(on bool) localFunc {
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 
 // login authenticates the connection as user, or reports failure.
-func (x *execCtx) login(user, pass []byte) bool {
-	perm, ok := x.s.authenticate(user, pass)
+func (x *execCtx) login(cmd string, user, pass []byte) bool {
+	u, ok := x.s.authenticate(x.st, cmd, user, pass)
 	if !ok {
 		return false
 	}
-	x.st.authed, x.st.perm = true, perm
-	x.st.mu.Lock()
-	x.st.user = string(user)
-	x.st.mu.Unlock()
+	if x.st.internal {
+		x.st.authed = true
+		return true
+	}
+	x.s.setConnUser(x.st, u)
 	return true
 }
 
@@ -81,11 +83,11 @@ func cmdAuth(x *execCtx, args [][]byte) {
 	user, pass := []byte("default"), args[len(args)-1]
 	if len(args) == 3 {
 		user = args[1]
-	} else if x.s.cfg.Password == "" {
+	} else if d := x.s.acl.get("default"); !x.st.internal && d != nil && d.nopass || x.st.internal && x.s.cfg.Password == "" {
 		x.w.Error(errNoAuthConfig)
 		return
 	}
-	if !x.login(user, pass) {
+	if !x.login("auth", user, pass) {
 		x.w.Error(errWrongPass)
 		return
 	}
@@ -107,12 +109,12 @@ func cmdHello(x *execCtx, args [][]byte) {
 		proto = int(v)
 	}
 	var name []byte
-	authed := x.st.authed || !x.s.authRequired()
+	authed := x.st.authed
 	for i := 2; i < len(args); i++ {
 		more := len(args) - i - 1
 		switch {
 		case eq(args[i], "auth") && more >= 2:
-			if !x.login(args[i+1], args[i+2]) {
+			if !x.login("hello", args[i+1], args[i+2]) {
 				x.w.Error(errWrongPass)
 				return
 			}
@@ -341,9 +343,6 @@ func (s *Server) clientList() []*connState {
 	sortClients(out)
 	return out
 }
-
-// ACL WHOAMI is for everyone; the rest reveals users.
-func aclAdmin(args [][]byte) bool { return !eq(args[1], "whoami") }
 
 // The subcommands Redis flags admin (CLIENT LIST shows every connection,
 // KILL and PAUSE act on them); the handshake ones are for all.

@@ -20,7 +20,9 @@ type connState struct {
 	enc      *respEncoder // RESP2 or RESP3, per HELLO
 	conn     redcon.Conn
 	authed   bool
-	perm     Perm
+	acl      *aclUser // the user's rules as of aclGen (Server.connUser)
+	aclGen   uint64
+	execACL  string // in an EXEC's apply: the rules its scripts run with ("": unlimited)
 	readonly bool
 	quit     bool
 	internal bool           // arrived on the Raft port: a peer node
@@ -51,7 +53,7 @@ type connState struct {
 }
 
 func newConnState(id uint64, c redcon.Conn) *connState {
-	st := &connState{id: id, addr: c.RemoteAddr(), created: time.Now(), resp: 2, lastAt: time.Now(), user: "default", perm: PermAdmin}
+	st := &connState{id: id, addr: c.RemoteAddr(), created: time.Now(), resp: 2, lastAt: time.Now(), user: "default"}
 	if nc := c.NetConn(); nc != nil {
 		st.laddr = nc.LocalAddr().String()
 	}

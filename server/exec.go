@@ -83,7 +83,9 @@ type pipeline struct {
 	s         *Server
 	st        *connState
 	writes    []pendingWrite
-	fwd       [][][]byte // commands queued for the leader
+	fwd       [][][]byte  // commands queued for the leader
+	fwdT      []cmdTiming // their timings, when every one has one (metrics_cmd.go)
+	clock     time.Time   // the last clock reading for the metrics (metrics_cmd.go)
 	reads     []pendingRead
 	noForward bool   // running commands forwarded to us: never forward again
 	fwdOrigin []byte // the forwarded commands' client (origin)
@@ -94,6 +96,7 @@ type pipeline struct {
 type pendingRead struct {
 	cmd  *command
 	args [][]byte
+	t    cmdTiming // ends when the reply is written (metrics_cmd.go)
 }
 
 type pendingWrite struct {
@@ -101,6 +104,7 @@ type pendingWrite struct {
 	lc    storage.Cmd
 	reply string               // validation error to send instead
 	after func(storage.Result) // told the applied result, after the reply
+	t     cmdTiming            // ends when the reply is written (metrics_cmd.go)
 }
 
 func (p *pipeline) run(args [][]byte) {
@@ -110,7 +114,7 @@ func (p *pipeline) run(args [][]byte) {
 	s, st := p.s, p.st
 	s.stats.commands.Add(1)
 	if st.internal && eq(args[0], "fwd") {
-		if s.authRequired() && !st.authed {
+		if !st.authed {
 			p.immediate("NOAUTH Authentication required.")
 			return
 		}
@@ -139,12 +143,15 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate(errKeyTooLong)
 		return
 	}
-	if s.authRequired() && !st.authed && cmd.flags&flagNoAuth == 0 {
+	if !st.authed && cmd.flags&flagNoAuth == 0 {
 		p.immediate("NOAUTH Authentication required.")
 		return
 	}
-	if !st.internal && !allowed(st.perm, cmd, args) {
-		p.immediate(errNoPerm(st.user, cmd.name))
+	if msg := s.permit(st, cmd, args, "toplevel"); msg != "" {
+		if cmd.name == "exec" {
+			msg = "EXECABORT Transaction discarded because of: " + msg
+		}
+		p.immediate(msg)
 		return
 	}
 	if cmd.flags&flagDenyOOM != 0 && s.cfg.MaxDiskBytes > 0 && s.db.UsedBytes() > s.cfg.MaxDiskBytes {
@@ -248,6 +255,7 @@ func (p *pipeline) flushWrites() {
 	}
 	var chunks []chunk
 	now := replication.Now()
+	proposed := time.Now() // for the metrics
 	for i := 0; i < len(writes); {
 		e := storage.Entry{Now: now, Origin: p.origin()}
 		size, start := 0, i
@@ -266,9 +274,14 @@ func (p *pipeline) flushWrites() {
 	next := 0
 	for _, ch := range chunks {
 		res, err := ch.prop.Wait()
+		done := p.now()
+		if err == nil {
+			p.s.metrics.proposed(done.Sub(proposed))
+		}
 		k := 0
 		for j := ch.first; j < ch.first+ch.n; j++ {
 			w := writes[j]
+			errs := p.st.w.errs
 			switch {
 			case w.reply != "":
 				p.st.w.Error(w.reply)
@@ -285,11 +298,16 @@ func (p *pipeline) flushWrites() {
 				}
 				k++
 			}
+			w.t.done(done, p.st.w.errs != errs)
 		}
 		next = ch.first + ch.n
 	}
-	for _, w := range writes[next:] { // trailing validation errors
-		p.st.w.Error(w.reply)
+	if next < len(writes) {
+		done := p.now()
+		for _, w := range writes[next:] { // trailing validation errors
+			p.st.w.Error(w.reply)
+			w.t.done(done, true)
+		}
 	}
 	// Writes applied by this pipeline are visible to its later reads; the
 	// read barrier already taken still covers them.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keepkv/keepkv/replication"
@@ -32,6 +33,20 @@ type expirer struct {
 	retry      []ttl.Item
 	stop       chan struct{}
 	done       chan struct{}
+	// backlog is the due keys of the pass in progress not yet deleted,
+	// plus those left to retry (keepkv_expiry_backlog_keys).
+	backlog atomic.Int64
+}
+
+// gauges returns the expiry backlog and the deadlines in the wheel, for
+// metrics; both are 0 on a node that is not leader.
+func (e *expirer) gauges() (backlog, scheduled int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wheel == nil {
+		return 0, 0
+	}
+	return e.backlog.Load(), int64(e.wheel.Len())
 }
 
 const refillPage = 10000
@@ -68,6 +83,7 @@ func (e *expirer) onLeadership(leader bool) {
 		close(stop)
 		<-done
 	}
+	e.backlog.Store(0)
 	if !leader {
 		return
 	}
@@ -168,6 +184,12 @@ func (e *expirer) expire(now int64, due []ttl.Item, stop <-chan struct{}) {
 		}
 		return due[i].Key < due[j].Key
 	})
+	e.backlog.Store(int64(len(due)))
+	defer func() {
+		e.mu.Lock()
+		e.backlog.Store(int64(len(e.retry)))
+		e.mu.Unlock()
+	}()
 	for i := 0; i < len(due); i += e.batch * expireWave {
 		waits, err := e.s.db.AwaitBacklog(stop)
 		e.s.stats.expirePaced.Add(int64(waits))
@@ -179,7 +201,9 @@ func (e *expirer) expire(now int64, due []ttl.Item, stop <-chan struct{}) {
 		if err != nil {
 			return // the store failed; the items stay in its index
 		}
-		e.expireWave(now, due[i:min(i+e.batch*expireWave, len(due))])
+		wave := due[i:min(i+e.batch*expireWave, len(due))]
+		e.expireWave(now, wave)
+		e.backlog.Add(-int64(len(wave)))
 	}
 }
 

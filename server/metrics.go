@@ -1,7 +1,327 @@
 package server
 
-import "net/http"
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 
-// opsRoutes mounts the operational endpoints (/metrics, /healthz, /readyz)
-// on the HTTP front end's mux. (Stub: filled in by the metrics work.)
-func (s *Server) opsRoutes(mux *http.ServeMux) {}
+	gometrics "github.com/hashicorp/go-metrics/compat"
+	gmprom "github.com/hashicorp/go-metrics/compat/prometheus"
+	"github.com/keepkv/keepkv/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The operational endpoints, served on the HTTP front end's listener:
+//
+//   - /metrics: Prometheus exposition of this node's registry (a registry
+//     per node, so several nodes in one process keep apart), plus
+//     hashicorp/raft's own go-metrics through the go-metrics Prometheus
+//     sink (see raftSink);
+//   - /healthz: 200 while the process serves;
+//   - /readyz: 200 once the node may serve reads: it knows a leader, and
+//     has applied what was committed when it first heard from one (what a
+//     stale read waits for, replication.Node.CatchUp); a leader must also
+//     have applied everything committed before its term. Otherwise 503
+//     with the reason.
+//
+// Most figures are read when Prometheus scrapes, from the counters INFO
+// already shows (server stats, storage and Raft state): only the
+// per-command metrics (metrics_cmd.go) and the timings below are recorded
+// as things happen.
+
+// nodeMetrics is a node's registry and the metrics recorded as things
+// happen.
+type nodeMetrics struct {
+	reg     *prometheus.Registry
+	unknown *cmdMetrics // commands not in the table
+
+	// httpClients is the HTTP front end's open connections: it adds 1 on
+	// accept and -1 on close (keepkv_connected_clients{frontend="http"}).
+	httpClients atomic.Int64
+	// forwarded counts commands this follower sent to the leader.
+	forwarded atomic.Uint64
+	// applyErrors counts applied commands whose result was an error.
+	applyErrors atomic.Uint64
+
+	propose        prometheus.Histogram
+	applyBatch     prometheus.Histogram
+	batchEntries   prometheus.Histogram
+	batchCommands  prometheus.Histogram
+	storeLogs      prometheus.Histogram
+	checkpoint     prometheus.Histogram
+	checkpointSize prometheus.Counter
+}
+
+func newNodeMetrics(s *Server) *nodeMetrics {
+	m := &nodeMetrics{reg: prometheus.NewRegistry(), unknown: newCmdMetrics("unknown")}
+	lat := func(name, help string) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: cmdLatencyBuckets})
+	}
+	sizes := func(name, help string) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	}
+	m.propose = lat("keepkv_raft_propose_duration_seconds", "Time from proposing a client log entry (a pipeline's writes, an EXEC) to its result on this leader: Raft commit plus apply.")
+	m.applyBatch = lat("keepkv_raft_apply_duration_seconds", "Time to apply one batch of committed entries to the state.")
+	m.batchEntries = sizes("keepkv_raft_apply_batch_entries", "Log entries per applied batch.")
+	m.batchCommands = sizes("keepkv_raft_apply_batch_commands", "Commands per applied batch.")
+	m.storeLogs = lat("keepkv_raft_log_store_duration_seconds", "Time to write (and fsync) entries to the Raft log store.")
+	m.checkpoint = lat("keepkv_checkpoint_duration_seconds", "Time of one checkpoint of applied changes to the state file (bbolt commit and fsync).")
+	m.checkpointSize = prometheus.NewCounter(prometheus.CounterOpts{Name: "keepkv_checkpoint_bytes_total", Help: "Bytes of applied changes written by checkpoints."})
+	m.reg.MustRegister(m.propose, m.applyBatch, m.batchEntries, m.batchCommands, m.storeLogs, m.checkpoint, m.checkpointSize,
+		newCmdCollector(s.table, m.unknown), &nodeCollector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// onApplied records an applied batch (on the FSM goroutine).
+func (m *nodeMetrics) onApplied(a storage.Applied) {
+	cmds, errs := 0, 0
+	for _, res := range a.Results {
+		cmds += len(res)
+		for i := range res {
+			if res[i].Kind == storage.ResultErr {
+				errs++
+			}
+		}
+	}
+	m.batchEntries.Observe(float64(len(a.Results)))
+	m.batchCommands.Observe(float64(cmds))
+	if errs > 0 {
+		m.applyErrors.Add(uint64(errs))
+	}
+}
+
+// proposed records a client entry's time from proposal to result.
+func (m *nodeMetrics) proposed(d time.Duration) {
+	if m != nil {
+		m.propose.Observe(d.Seconds())
+	}
+}
+
+// forwardedN counts commands sent to the leader.
+func (m *nodeMetrics) forwardedN(n int) {
+	if m != nil {
+		m.forwarded.Add(uint64(n))
+	}
+}
+
+func (m *nodeMetrics) onStoreLogs(_ int, d time.Duration)  { m.storeLogs.Observe(d.Seconds()) }
+func (m *nodeMetrics) onApplyBatch(_ int, d time.Duration) { m.applyBatch.Observe(d.Seconds()) }
+func (m *nodeMetrics) onCheckpoint(d time.Duration, bytes int64) {
+	m.checkpoint.Observe(d.Seconds())
+	m.checkpointSize.Add(float64(bytes))
+}
+
+// raftSink routes hashicorp/raft's go-metrics (raft.commitTime,
+// raft.fsm.applyBatch, raft.replication.*, raft.boltdb.* …) into
+// Prometheus, as keepkv_raft_* summaries and gauges (timers in
+// milliseconds). go-metrics has one global sink per process, so it is set
+// up once, and every node's registry exports the same sink: nodes that
+// share a process (tests) share these figures. It is set up when a node
+// first serves /metrics: until then Raft's metrics go to go-metrics'
+// default no-op sink and cost nothing.
+var raftSink = sync.OnceValue(func() prometheus.Collector {
+	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
+		Name:       "keepkv_go_metrics_sink",
+		Expiration: 5 * time.Minute,
+		Registerer: prometheus.NewRegistry(), // not the global default
+	})
+	if err != nil {
+		return nil
+	}
+	conf := gometrics.DefaultConfig("keepkv")
+	conf.EnableHostname = false
+	conf.EnableHostnameLabel = false
+	conf.EnableRuntimeMetrics = false // the Go collector has them
+	if _, err := gometrics.NewGlobal(conf, sink); err != nil {
+		return nil
+	}
+	return sink
+})
+
+// opsRoutes mounts /metrics, /healthz and /readyz on the HTTP front end's
+// mux. They need no token: they show no keys or values.
+func (s *Server) opsRoutes(mux *http.ServeMux) {
+	if sink := raftSink(); sink != nil {
+		_ = s.metrics.reg.Register(sink) // already registered if mounted twice
+	}
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", s.serveReady)
+}
+
+// readyWait bounds how long /readyz waits for the node to catch up.
+const readyWait = 100 * time.Millisecond
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if reason := s.notReady(r.Context()); reason != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, reason)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// notReady returns why the node may not serve reads now, or "".
+func (s *Server) notReady(ctx context.Context) string {
+	if s.node == nil {
+		return "starting"
+	}
+	st := s.node.Status()
+	switch {
+	case st.Leader == "":
+		return "no leader known (raft state " + st.State + ")"
+	case s.node.IsLeader() && !st.Ready:
+		return "leader still applying the entries committed before its term"
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if err := s.node.CatchUp(ctx); err != nil {
+		return "catching up: applied index " + strconv.FormatUint(s.db.AppliedIndex(), 10) +
+			", commit index " + strconv.FormatUint(st.CommitIndex, 10)
+	}
+	return ""
+}
+
+// nodeCollector reads, at scrape time, the figures the node already keeps
+// for INFO: Raft state, storage counters, clients, expiry.
+type nodeCollector struct{ s *Server }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	dInfo           = desc("keepkv_build_info", "keepkv's version and the Redis version it reports.", "version", "redis_version")
+	dCommitIndex    = desc("keepkv_raft_commit_index", "Raft commit index known to this node.")
+	dAppliedIndex   = desc("keepkv_raft_applied_index", "Log index applied to this node's state.")
+	dLastIndex      = desc("keepkv_raft_last_index", "Last index in this node's Raft log.")
+	dDurableIndex   = desc("keepkv_checkpoint_index", "Applied index already checkpointed to the state file.")
+	dTerm           = desc("keepkv_raft_term", "Current Raft term.")
+	dLeader         = desc("keepkv_raft_leader", "1 while this node is the leader and ready to serve.")
+	dHasLeader      = desc("keepkv_raft_has_leader", "1 while this node knows a leader.")
+	dMembers        = desc("keepkv_raft_members", "Servers in the Raft configuration.", "suffrage")
+	dLastContact    = desc("keepkv_raft_last_contact_seconds", "Time since this follower last heard from the leader.")
+	dLeaderChanges  = desc("keepkv_raft_leader_changes_total", "Leader changes this node observed (to another node, or to none).")
+	dForwarded      = desc("keepkv_forwarded_commands_total", "Commands this node forwarded to the leader.")
+	dApplyErrors    = desc("keepkv_apply_errors_total", "Applied commands whose result was an error (WRONGTYPE, overflow, a script error…).")
+	dApplyPanics    = desc("keepkv_apply_panics_total", "Commands that panicked in apply and were rolled back.")
+	dPending        = desc("keepkv_checkpoint_backlog_bytes", "Bytes of applied changes waiting for a checkpoint.")
+	dBacklogWaits   = desc("keepkv_checkpoint_backlog_waits_total", "Applies that waited for a checkpoint because the backlog was full.")
+	dStateFile      = desc("keepkv_state_file_bytes", "Size of the state file.")
+	dStateUsed      = desc("keepkv_state_used_bytes", "Bytes of the state in use (file in use plus the checkpoint backlog).")
+	dGarbage        = desc("keepkv_gc_pending_collections", "Deleted collections whose elements wait for background cleanup.")
+	dKeys           = desc("keepkv_keys", "Keys per database.", "db")
+	dExpiring       = desc("keepkv_keys_with_expiry", "Keys with a deadline, per database.", "db")
+	dKeysByType     = desc("keepkv_keys_by_type", "Keys per database and type (string, list, hash, set, zset); like keepkv_keys, it counts keys past their deadline whose delete has not applied yet.", "db", "type")
+	dExpired        = desc("keepkv_expired_keys_total", "Keys deleted by expiry, proposed by this node while leader.")
+	dExpiryBacklog  = desc("keepkv_expiry_backlog_keys", "Keys past their deadline that this leader has not deleted yet (they already read as absent).")
+	dExpiryWheel    = desc("keepkv_expiry_scheduled_keys", "Deadlines within the expiry horizon held by this leader's timing wheel.")
+	dExpiryPaced    = desc("keepkv_expiry_paced_waits_total", "Expiry waves that waited for a checkpoint.")
+	dClients        = desc("keepkv_connected_clients", "Open client connections, by front end.", "frontend")
+	dBlocked        = desc("keepkv_blocked_clients", "Clients blocked in BLPOP and the like, or held by CLIENT PAUSE.")
+	dConnections    = desc("keepkv_connections_received_total", "Client connections accepted.")
+	dRejected       = desc("keepkv_rejected_connections_total", "Client connections refused (max clients, protected mode).")
+	dHits           = desc("keepkv_keyspace_hits_total", "Key lookups that found the key.")
+	dMisses         = desc("keepkv_keyspace_misses_total", "Key lookups that did not.")
+	dIterCancelled  = desc("keepkv_iterations_cancelled_total", "KEYS/SCAN runs that ended because their client went away.")
+	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dDurableIndex, dTerm, dLeader, dHasLeader,
+		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dStateFile,
+		dStateUsed, dGarbage, dKeys, dExpiring, dKeysByType, dExpired, dExpiryBacklog, dExpiryWheel, dExpiryPaced, dClients, dBlocked,
+		dConnections, dRejected, dHits, dMisses, dIterCancelled}
+)
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range nodeCollectorDs {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	gauge(dInfo, 1, KeepkvVersion, Version)
+	m := s.metrics
+	counter(dForwarded, float64(m.forwarded.Load()))
+	counter(dApplyErrors, float64(m.applyErrors.Load()))
+	st := &s.stats
+	counter(dExpired, float64(st.expired.Load()))
+	counter(dExpiryPaced, float64(st.expirePaced.Load()))
+	counter(dConnections, float64(st.connections.Load()))
+	counter(dRejected, float64(st.rejected.Load()))
+	counter(dHits, float64(st.hits.Load()))
+	counter(dMisses, float64(st.misses.Load()))
+	counter(dIterCancelled, float64(st.iterationsCancelled.Load()))
+	s.clientsMu.Lock()
+	resp := len(s.clients)
+	s.clientsMu.Unlock()
+	gauge(dClients, float64(resp), "resp")
+	gauge(dClients, float64(m.httpClients.Load()), "http")
+	gauge(dBlocked, float64(s.blockedClients()))
+	if s.exp != nil {
+		backlog, wheel := s.exp.gauges()
+		gauge(dExpiryBacklog, float64(backlog))
+		gauge(dExpiryWheel, float64(wheel))
+	}
+	if db := s.db; db != nil {
+		gauge(dAppliedIndex, float64(db.AppliedIndex()))
+		gauge(dDurableIndex, float64(db.DurableIndex()))
+		counter(dApplyPanics, float64(db.ApplyPanics()))
+		gauge(dPending, float64(db.PendingBytes()))
+		counter(dBacklogWaits, float64(db.BacklogWaits()))
+		gauge(dStateFile, float64(db.Size()))
+		gauge(dStateUsed, float64(db.UsedBytes()))
+		gauge(dGarbage, float64(db.GarbageCount()))
+		types := storage.KeyTypes()
+		for i := range storage.NumDBs {
+			n := strconv.Itoa(i)
+			gauge(dKeys, float64(db.KeyCount(uint8(i))), n)
+			gauge(dExpiring, float64(db.ExpiresCount(uint8(i))), n)
+			for t, count := range db.KeysByType(uint8(i)) {
+				gauge(dKeysByType, float64(count), n, types[t].String())
+			}
+		}
+	}
+	if s.node == nil {
+		return
+	}
+	ns := s.node.Status()
+	gauge(dCommitIndex, float64(ns.CommitIndex))
+	gauge(dLastIndex, float64(ns.LastIndex))
+	gauge(dTerm, float64(ns.Term))
+	gauge(dLeader, b2f(ns.Ready))
+	gauge(dHasLeader, b2f(ns.Leader != ""))
+	voters := 0
+	for _, mb := range ns.Members {
+		if mb.Voter {
+			voters++
+		}
+	}
+	gauge(dMembers, float64(voters), "voter")
+	gauge(dMembers, float64(len(ns.Members)-voters), "nonvoter")
+	if !ns.LastContact.IsZero() && !s.node.IsLeader() {
+		gauge(dLastContact, time.Since(ns.LastContact).Seconds())
+	}
+	counter(dLeaderChanges, float64(s.node.LeaderChanges()))
+}

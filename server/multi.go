@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,10 +80,9 @@ func (p *pipeline) queue(cmd *command, args [][]byte) {
 		fail(errArity(cmd.name))
 	case cmd.flags&flagDenyOOM != 0 && cmd.keyTooLong(args):
 		fail(errKeyTooLong)
-	case p.s.authRequired() && !st.authed:
+	case !st.authed:
 		fail("NOAUTH Authentication required.")
-	case !st.internal && !allowed(st.perm, cmd, args):
-		fail(errNoPerm(st.user, cmd.name))
+	case p.permitFail(cmd, args, fail):
 	case !runsInTxn(cmd, args):
 		fail(errNotInMulti)
 	case cmd.flags&flagDenyOOM != 0 && p.s.cfg.MaxDiskBytes > 0 && p.s.db.UsedBytes() > p.s.cfg.MaxDiskBytes:
@@ -96,6 +96,21 @@ func (p *pipeline) queue(cmd *command, args [][]byte) {
 		m.cmds = append(m.cmds, encodeArgs(args))
 		st.w.Status("QUEUED")
 	}
+}
+
+// execACLMarker names the pseudo-command an EXEC entry starts with when
+// its user's ACL limits the scripts it runs; no client can queue it (it
+// is no command).
+const execACLMarker = "\x00acl"
+
+// permitFail checks a command queued in MULTI against the ACL (Redis does
+// at queue time) and fails the transaction if it is denied.
+func (p *pipeline) permitFail(cmd *command, args [][]byte, fail func(string)) bool {
+	if msg := p.s.permit(p.st, cmd, args, "multi"); msg != "" {
+		fail(msg)
+		return true
+	}
+	return false
 }
 
 // runsInTxn reports whether cmd can run inside apply: writes, reads that
@@ -178,6 +193,11 @@ func cmdExec(x *execCtx, _ [][]byte) {
 	}
 	keys, marks := storage.EncodeWatchMarks(watches)
 	lc := storage.Cmd{Op: storage.OpExec, DB: st.db, Int: int64(st.resp), Keys: keys, Vals: append([][]byte{marks}, m.cmds...)}
+	if limited, rules := scriptRules(x); limited {
+		// The user's ACL rides in the entry for the scripts it runs
+		// (the other commands were checked when queued).
+		lc.Vals = slices.Insert(lc.Vals, 1, encodeArgs([][]byte{[]byte(execACLMarker), []byte(rules)}))
+	}
 	if x.p.execute(lc) {
 		st.setDB(m.db)
 	}
@@ -231,9 +251,14 @@ func (s *Server) applyExec(t *storage.Txn, c *storage.Cmd) storage.Result {
 	}
 	capt := &captureEncoder{v3: c.Int == 3}
 	w := replyWriter{enc: capt}
-	st := &connState{db: c.DB, resp: int(c.Int), user: "default", perm: PermAdmin}
+	st := &connState{db: c.DB, resp: int(c.Int), user: "default"}
 	st.w = w
 	cmds := c.Vals[1:]
+	if len(cmds) > 0 {
+		if args, ok := decodeArgs(cmds[0]); ok && len(args) == 2 && string(args[0]) == execACLMarker {
+			st.execACL, cmds = string(args[1]), cmds[1:]
+		}
+	}
 	w.Array(len(cmds))
 	for i, enc := range cmds {
 		x := execCtx{s: s, st: st, w: &w, now: t.Now(), txn: t, rng: rand.New(rand.NewPCG(t.Index(), uint64(i)))}
@@ -258,6 +283,8 @@ func (s *Server) runInTxn(x *execCtx, args [][]byte) {
 		x.w.Error(errArity(cmd.name))
 	case !runsInTxn(cmd, args):
 		x.w.Error(errNotInMulti)
+	case cmd.txn != nil && cmd.writes(args):
+		cmd.txn(x, args)
 	case cmd.writes(args):
 		lc, e := cmd.write(x, args)
 		if e != "" {

@@ -16,6 +16,9 @@ import (
 // first, then its n elements (a map's 2n) are written.
 type replyWriter struct {
 	enc encoder
+	// errs counts the errors written, nested ones included, for the
+	// per-command error metrics (metrics_cmd.go).
+	errs uint32
 }
 
 // encoder writes typed reply values in one protocol.
@@ -47,7 +50,7 @@ const (
 
 func (w *replyWriter) OK()                 { w.enc.status("OK") }
 func (w *replyWriter) Status(s string)     { w.enc.status(s) }
-func (w *replyWriter) Error(s string)      { w.enc.err(s) }
+func (w *replyWriter) Error(s string)      { w.errs++; w.enc.err(s) }
 func (w *replyWriter) Int(n int64)         { w.enc.integer(n) }
 func (w *replyWriter) Bulk(b []byte)       { w.enc.bulk(b) }
 func (w *replyWriter) BulkString(s string) { w.enc.bulk([]byte(s)) }

@@ -38,10 +38,13 @@ func (st *connState) reset(s *Server) {
 	st.readonly = false
 	st.setDB(0)
 	st.setResp(2)
-	st.authed = !s.authRequired()
-	st.perm = PermAdmin
+	st.authed = false
+	st.acl = nil
 	st.mu.Lock()
 	st.user = "default"
 	st.name = ""
 	st.mu.Unlock()
+	if s.startsAuthed() {
+		s.setConnUser(st, s.acl.get("default"))
+	}
 }

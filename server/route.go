@@ -51,15 +51,22 @@ func (p *pipeline) flushReads() {
 	p.reads = nil
 	x := execCtx{s: p.s, st: p.st, w: &p.st.w, now: time.Now().UnixMilli()}
 	err := p.s.db.View(func(r *storage.Reader) error {
-		for _, rd := range reads {
+		for i, rd := range reads {
+			errs := x.w.errs
 			rd.cmd.read(&x, r, rd.args)
+			reads[i].t.failed = x.w.errs != errs
 		}
 		return nil
 	})
 	if err != nil {
-		for range reads {
+		for i := range reads {
 			x.w.Error(clusterError(err))
+			reads[i].t.failed = true
 		}
+	}
+	done := p.now()
+	for _, rd := range reads {
+		rd.t.done(done, rd.t.failed)
 	}
 }
 
@@ -132,14 +139,22 @@ func (p *pipeline) flushForward() {
 	if len(p.fwd) == 0 {
 		return
 	}
-	cmds := p.fwd
-	p.fwd = nil
+	cmds, timings := p.fwd, p.fwdT
+	p.fwd, p.fwdT = nil, nil
+	p.s.metrics.forwardedN(len(cmds))
+	if len(timings) != len(cmds) {
+		timings = nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+10*time.Second)
 	defer cancel()
 	retryUntil := time.Now().Add(p.s.cfg.Raft.LeaderWait)
 	fail := func(msg string) {
-		for range cmds {
+		done := p.now()
+		for i := range cmds {
 			p.st.w.Error(msg)
+			if timings != nil {
+				timings[i].done(done, true)
+			}
 		}
 	}
 	var replies [][]byte
@@ -171,7 +186,11 @@ func (p *pipeline) flushForward() {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	for _, r := range replies {
+	done := p.now()
+	for i, r := range replies {
 		p.st.enc.raw(r)
+		if timings != nil && i < len(timings) {
+			timings[i].done(done, len(r) > 0 && (r[0] == '-' || r[0] == '!'))
+		}
 	}
 }

@@ -41,7 +41,7 @@ import (
 
 // Script header: Vals[0] of an OpScript.
 const (
-	scriptHeaderVersion = 1
+	scriptHeaderVersion = 2   // 1: a fixed permission in byte 3; 2: ACL rules after the header
 	scriptKindEval      = 'e' // Vals[1] is the body
 	scriptKindEvalSha   = 's' // Vals[1] is the SHA1 of a loaded script
 	scriptKindLoad      = 'l' // SCRIPT LOAD: Vals[1] is the body
@@ -56,22 +56,51 @@ const (
 type scriptHeader struct {
 	kind   byte
 	flags  byte
-	perm   Perm
 	seed   uint64
 	budget uint64
+	// limited: the caller's ACL rules (aclUser.rules) bound redis.call;
+	// otherwise every command, key and channel is allowed.
+	limited bool
+	rules   string
+}
+
+// scriptRules returns what a script run by st carries of its user's ACL.
+func scriptRules(x *execCtx) (limited bool, rules string) {
+	if x.txn != nil { // inside EXEC: its entry says
+		return x.st.execACL != "", x.st.execACL
+	}
+	if x.st.internal {
+		return false, "" // forwarded: the follower checked it
+	}
+	u := x.s.connUser(x.st)
+	if u == nil {
+		return true, "-@all"
+	}
+	if u.allCommands && u.allKeys && u.allChannels {
+		return false, ""
+	}
+	return true, u.rules()
 }
 
 func (h scriptHeader) encode() []byte {
-	b := []byte{scriptHeaderVersion, h.kind, h.flags, byte(h.perm)}
+	b := []byte{scriptHeaderVersion, h.kind, h.flags, byte(boolInt(h.limited))}
 	b = binary.BigEndian.AppendUint64(b, h.seed)
-	return binary.BigEndian.AppendUint64(b, h.budget)
+	b = binary.BigEndian.AppendUint64(b, h.budget)
+	return append(b, h.rules...)
 }
 
 func decodeScriptHeader(b []byte) (scriptHeader, bool) {
-	if len(b) != scriptHeaderLen || b[0] != scriptHeaderVersion {
+	if len(b) < scriptHeaderLen || b[0] < 1 || b[0] > scriptHeaderVersion || b[0] == 1 && len(b) != scriptHeaderLen {
 		return scriptHeader{}, false
 	}
-	h := scriptHeader{kind: b[1], flags: b[2], perm: Perm(b[3]), seed: binary.BigEndian.Uint64(b[4:]), budget: binary.BigEndian.Uint64(b[12:])}
+	h := scriptHeader{kind: b[1], flags: b[2], seed: binary.BigEndian.Uint64(b[4:]), budget: binary.BigEndian.Uint64(b[12:])}
+	if b[0] == 1 { // a fixed permission
+		if p := Perm(b[3]); p != PermAdmin {
+			h.limited, h.rules = true, strings.Join(p.rules(), " ")
+		}
+	} else {
+		h.limited, h.rules = b[3] == 1, string(b[scriptHeaderLen:])
+	}
 	return h, h.budget > 0 && h.budget <= math.MaxInt64
 }
 
@@ -319,8 +348,8 @@ type scriptCall struct {
 	cs       *compiledScript
 	keys     [][]byte
 	argv     [][]byte
-	resp     int // the caller's protocol
-	perm     Perm
+	resp     int      // the caller's protocol
+	acl      *aclUser // nil: everything allowed
 	user     string
 	readOnly bool
 	seed     uint64
@@ -339,7 +368,7 @@ func (e *scriptEngine) run(c *scriptCall) (reply replyValue, stopped bool) {
 		budget = e.budget
 	}
 	r := &scriptRun{eng: e, sha: c.sha, budget: budget, resp: 2, client: c.resp, readOnly: c.readOnly,
-		perm: c.perm, user: c.user, env: c.env, cjson: defaultCjsonConfig()}
+		acl: c.acl, user: c.user, env: c.env, cjson: defaultCjsonConfig()}
 	r.rand.x = c.seed & (1<<48 - 1)
 	if c.killable {
 		r.killed = new(atomic.Bool)
@@ -449,10 +478,8 @@ func cmdEvalWrite(bySha bool) writeFunc {
 		if msg != "" {
 			return storage.Cmd{}, msg
 		}
-		h := scriptHeader{kind: scriptKindEval, perm: x.st.perm, seed: scriptSeed(x), budget: uint64(x.s.scripts.budget)}
-		if x.st.internal {
-			h.perm = PermAdmin
-		}
+		h := scriptHeader{kind: scriptKindEval, seed: scriptSeed(x), budget: uint64(x.s.scripts.budget)}
+		h.limited, h.rules = scriptRules(x)
 		if x.s.cfg.MaxDiskBytes > 0 && x.s.db.UsedBytes() > x.s.cfg.MaxDiskBytes {
 			h.flags |= scriptFlagOOM
 		}
@@ -547,11 +574,13 @@ func cmdEvalRead(bySha, ro bool) readFunc {
 			return
 		}
 		env := &scriptEnv{s: x.s, reader: r, txn: x.txn, now: x.now, seed: scriptSeed(x),
-			st: &connState{db: x.st.db, resp: 2, user: x.st.user, perm: PermAdmin}}
-		call := &scriptCall{sha: sha, cs: cs, keys: args[3 : 3+n], argv: args[3+n:], resp: x.st.resp, perm: x.st.perm,
+			st: &connState{db: x.st.db, resp: 2, user: x.st.user}}
+		call := &scriptCall{sha: sha, cs: cs, keys: args[3 : 3+n], argv: args[3+n:], resp: x.st.resp, acl: x.s.connUser(x.st),
 			user: x.st.user, readOnly: true, seed: env.seed, env: env, killable: x.txn == nil}
-		if x.st.internal {
-			call.perm = PermAdmin
+		if limited, rules := scriptRules(x); !limited {
+			call.acl = nil
+		} else if x.txn != nil {
+			call.acl = x.s.acl.byRules(rules)
 		}
 		if x.txn == nil {
 			x.s.scripts.reads <- struct{}{}
@@ -607,8 +636,12 @@ func (s *Server) runScriptEntry(t *storage.Txn, c *storage.Cmd) replyValue {
 		return replyValue{kind: rvBulk, bytes: []byte(sha)}
 	}
 	env := &scriptEnv{s: s, txn: t, now: t.Now(), seed: h.seed ^ t.Index(), oom: h.flags&scriptFlagOOM != 0,
-		st: &connState{db: c.DB, resp: 2, user: "default", perm: PermAdmin}}
-	call := &scriptCall{sha: sha, cs: cs, keys: c.Keys, argv: c.Vals[2:], resp: int(c.Int), perm: h.perm,
+		st: &connState{db: c.DB, resp: 2, user: "default"}}
+	var acl *aclUser
+	if h.limited {
+		acl = s.acl.byRules(h.rules)
+	}
+	call := &scriptCall{sha: sha, cs: cs, keys: c.Keys, argv: c.Vals[2:], resp: int(c.Int), acl: acl,
 		readOnly: cs.flags.shebang && cs.flags.noWrites, seed: h.seed, env: env, budget: int64(h.budget)}
 	sp := t.Save()
 	s.scripts.inApply.Add(1)
@@ -639,6 +672,8 @@ const (
 	errScriptArity      = "ERR Wrong number of args calling Redis command from script"
 	errScriptNoScript   = "ERR This Redis command is not allowed from script"
 	errScriptNoPerm     = "ERR The user executing the script can't run this command or subcommand"
+	errScriptNoPermKey  = "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+	errScriptNoPermChan = "ERR The user executing the script can't publish to the channel mentioned in the command"
 	errScriptWriteRO    = "ERR Write commands are not allowed from read-only scripts."
 	errScriptScan       = "ERR This command cannot run inside a script in keepkv: KEYS, SCAN, RANDOMKEY and LCS may run long, and a script runs inside the log's apply"
 	errScriptOOM        = "OOM command not allowed when used memory > 'maxmemory'."
@@ -655,8 +690,14 @@ func (e *scriptEnv) call(r *scriptRun, args [][]byte) replyValue {
 		return errv(errScriptArity)
 	case noScriptCommands[cmd.name]:
 		return errv(errScriptNoScript)
-	case !allowed(r.perm, cmd, args):
+	}
+	switch r.acl.check(cmd, args) {
+	case aclDeniedCmd:
 		return errv(errScriptNoPerm)
+	case aclDeniedKey:
+		return errv(errScriptNoPermKey)
+	case aclDeniedChannel:
+		return errv(errScriptNoPermChan)
 	}
 	writes := cmd.writes(args)
 	switch {
@@ -707,7 +748,7 @@ func cmdScriptWrite(x *execCtx, args [][]byte) (storage.Cmd, string) {
 		if _, msg := x.s.scripts.compile(sha1hex(args[2]), args[2]); msg != "" {
 			return storage.Cmd{}, msg
 		}
-		h := scriptHeader{kind: scriptKindLoad, perm: x.st.perm, budget: 1}
+		h := scriptHeader{kind: scriptKindLoad, budget: 1}
 		return storage.Cmd{Op: storage.OpScript, Int: int64(x.st.resp), Vals: [][]byte{h.encode(), args[2]}}, ""
 	default: // flush
 		if len(args) > 3 || (len(args) == 3 && !eq(args[2], "sync") && !eq(args[2], "async")) {

@@ -438,7 +438,7 @@ func (vm *scriptVM) aclCheckCmd(L *lua.LState) int {
 	if cmd == nil || !cmd.arityOK(len(args)) {
 		vm.raise(L, "Invalid command passed to redis.acl_check_cmd()")
 	}
-	L.Push(lua.LBool(allowed(r.perm, cmd, args)))
+	L.Push(lua.LBool(r.acl.check(cmd, args) == aclOK))
 	return 1
 }
 

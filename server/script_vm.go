@@ -46,7 +46,7 @@ type scriptRun struct {
 	resp     int // the script's protocol for redis.call (redis.setresp)
 	client   int // the caller's protocol
 	readOnly bool
-	perm     Perm
+	acl      *aclUser // the caller's ACL; nil: everything allowed
 	user     string
 	// env runs the commands of redis.call: inside apply (txn) or on the
 	// read path (reader).

@@ -51,8 +51,12 @@ type Config struct {
 	// other commands. The default user may run everything.
 	Password string
 	// Users are further named users with their own passwords and
-	// permissions (AUTH user password).
+	// permissions (AUTH user password): the bootstrap ACL users, written
+	// to the log once (acl.go).
 	Users []User
+	// UsersFile is the file ACL LOAD reads users from and ACL SAVE writes
+	// them to (the --users-file the Users came from).
+	UsersFile string
 	// ProtectedMode refuses non-loopback clients while the default user
 	// has no password, as Redis does.
 	ProtectedMode bool
@@ -92,6 +96,14 @@ type Config struct {
 	// it is aborted with an error and its writes rolled back, on every
 	// node alike. Default DefaultScriptBudget.
 	ScriptBudget int64
+	// HTTPAddr, when set, serves the Upstash-compatible REST API there
+	// (http.go), with /metrics, /healthz and /readyz; over TLS with
+	// HTTPTLS when that is set.
+	HTTPAddr string
+	HTTPTLS  *tls.Config
+	// HTTPTokens authenticate HTTP requests, each as its user. With none,
+	// HTTP is open like RESP without a password (protected mode applies).
+	HTTPTokens []HTTPToken
 }
 
 func (c Config) withDefaults() Config {
@@ -186,6 +198,9 @@ type Server struct {
 	stats     stats
 	admin     adminState    // MONITOR, CLIENT PAUSE, CONFIG SET values, commandstats (client_hook.go)
 	scripts   *scriptEngine // Lua scripting (script.go)
+	acl       *aclRegistry  // users and their ACLs (acl.go)
+	metrics   *nodeMetrics  // Prometheus registry and timings (metrics.go)
+	http      *httpFront    // the HTTP front end (http.go), if HTTPAddr is set
 
 	closeOnce sync.Once
 	closeErr  error
@@ -211,7 +226,9 @@ func newServer(cfg Config) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.shutdownReq = make(chan struct{})
 	s.blk = newBlockers()
+	s.acl = newACLRegistry(cfg)
 	s.scripts = newScriptEngine(cfg.Logger, s.table, cfg.ScriptBudget, runtime.GOMAXPROCS(0))
+	s.metrics = newNodeMetrics(s)
 	return s
 }
 
@@ -222,6 +239,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := newServer(cfg)
+	if err := s.checkHTTPTokens(); err != nil {
+		return nil, err
+	}
 	for _, name := range cfg.DisabledCommands {
 		if s.table.lookup([]byte(name)) == nil {
 			return nil, fmt.Errorf("server: cannot disable unknown command %q", name)
@@ -237,6 +257,12 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) open() error {
 	opts := s.cfg.Storage
+	if opts.OnCheckpoint == nil {
+		opts.OnCheckpoint = s.metrics.onCheckpoint
+	}
+	if opts.OnRestore == nil {
+		opts.OnRestore = s.reloadACL
+	}
 	if opts.OnApplyPanic == nil {
 		opts.OnApplyPanic = func(p storage.ApplyPanic) {
 			s.logger.Error("command panicked in apply; rolled back, answered with an error",
@@ -256,19 +282,35 @@ func (s *Server) open() error {
 	rc := s.cfg.Raft
 	rc.Dir = filepath.Join(s.cfg.Dir, "raft")
 	rc.Logger = s.logger
+	rc.OnStoreLogs = s.metrics.onStoreLogs
+	rc.OnApplyBatch = s.metrics.onApplyBatch
 	rc.OnApplied = func(a storage.Applied) {
+		s.metrics.onApplied(a)
 		s.exp.onApplied(a)
 		s.wakeBlocked(a.Ready)
 		s.deliver(a.Events)
 		s.invalidate(a.Touched)
+		if a.Users {
+			s.reloadACL()
+		}
 	}
-	rc.OnLeadership = s.exp.onLeadership
+	rc.OnLeadership = func(leader bool) {
+		s.exp.onLeadership(leader)
+		if leader {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				s.seedACL()
+			}()
+		}
+	}
 	if rc.NodeID == "" {
 		rc.NodeID = "node1"
 	}
 	if s.node, err = replication.New(rc, db); err != nil {
 		return err
 	}
+	s.reloadACL() // the users as of the state on disk
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)
@@ -286,6 +328,9 @@ func (s *Server) open() error {
 	if il := s.node.RESPListener(); il != nil {
 		s.irs = redcon.NewServerNetwork("tcp", il.Addr().String(), s.handle, s.acceptInternal, s.closed)
 		go func() { s.served <- s.irs.Serve(il) }()
+	}
+	if err := s.serveHTTP(); err != nil {
+		return err
 	}
 	if s.cfg.Join != "" {
 		s.bg.Add(1)
@@ -344,6 +389,7 @@ func (s *Server) shutdown() {
 	s.handOff()
 	s.cancel()
 	close(s.stop)
+	s.closeHTTP()
 	s.bg.Wait()
 	if s.rs != nil {
 		s.rs.Close()
@@ -391,6 +437,9 @@ func (s *Server) accept(c redcon.Conn) bool {
 		return false
 	}
 	st := newConnState(s.nextID.Add(1), c)
+	if s.startsAuthed() {
+		s.setConnUser(st, s.acl.get("default"))
+	}
 	s.clients[st.id] = st
 	c.SetContext(st)
 	s.stats.connections.Add(1)
@@ -426,7 +475,7 @@ func (s *Server) acceptInternal(c redcon.Conn) bool {
 	// Peers authenticated by mutual TLS need no password; without it, a
 	// peer logs in like any client (forwarders send AUTH first).
 	st.internal = true
-	st.authed = s.cfg.Raft.PeerTLS != nil
+	st.authed = s.cfg.Raft.PeerTLS != nil || s.cfg.Password == ""
 	c.SetContext(st)
 	return true
 }

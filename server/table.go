@@ -78,11 +78,17 @@ type command struct {
 	// leaderOnly, for local commands, says whether these arguments must
 	// run on the leader (RAFT JOIN, REMOVE, TRANSFER).
 	leaderOnly func(args [][]byte) bool
+	// txn, for a write, runs it inside apply instead of write, writing its
+	// reply (ACL SETUSER decides against the users as applied).
+	txn func(x *execCtx, args [][]byte)
 	// reply maps an applied result to the client reply; nil writes it as is.
 	reply func(w *replyWriter, r storage.Result)
 	// replyS, if set, replies instead of reply, with the server at hand
 	// (PUBLISH counts this node's subscribers).
 	replyS func(s *Server, w *replyWriter, lc *storage.Cmd, r storage.Result)
+	// met holds the command's metrics (calls, errors, latency), made when
+	// the server is built (metrics_cmd.go).
+	met *cmdMetrics
 }
 
 // keyTooLong reports whether a key argument is longer than storage accepts.
@@ -128,7 +134,7 @@ func (t commandTable) add(cmds ...*command) {
 				routes++
 			}
 		}
-		if routes != 1 && !(routes == 2 && c.write != nil && c.read != nil && c.readForm != nil) {
+		if routes != 1 && !(routes == 2 && c.write != nil && (c.read != nil || c.local != nil) && c.readForm != nil) {
 			panic("server: command needs exactly one route: " + c.name)
 		}
 		t[c.name] = c
@@ -161,5 +167,6 @@ func newCommandTable() commandTable {
 	t.add(multiCommands()...)
 	t.add(pubsubCommands()...)
 	t.add(scriptCommands()...)
+	t.add(httpCommands()...)
 	return t
 }

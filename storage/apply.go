@@ -65,6 +65,8 @@ type Applied struct {
 	// for clients tracking them; a nil Key means all of DB was flushed
 	// (DB AllDBs: every database).
 	Touched []KeyRef
+	// Users reports that the batch changed an ACL user (a "u" sys entry).
+	Users bool
 }
 
 // AllDBs in a Touched KeyRef with a nil Key: every database was flushed.
@@ -192,6 +194,9 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 	for i := range NumDBs {
 		db.keys[i].Add(a.keyDelta[i])
 		db.expires[i].Add(a.expDelta[i])
+		for t, d := range a.typeDelta[i] {
+			db.types[i][t].Add(d)
+		}
 	}
 	db.nextOID.Store(a.nextOID)
 	db.garbage.Add(a.garbageDelta)
@@ -213,6 +218,7 @@ type applier struct {
 	err          error // first store error; fails the batch
 	keyDelta     [NumDBs]int64
 	expDelta     [NumDBs]int64
+	typeDelta    typeCounts // keys per type (keytypes.go)
 	sizeBefore   int64
 	nextOID      uint64 // the last oid given out
 	garbageDelta int64
@@ -318,8 +324,13 @@ func (a *applier) store(s *slot, typ Type, value []byte, deadline int64) {
 			a.releaseRecord(s.rec)
 		}
 		a.unindex(s)
+		if typ != s.rec.typ {
+			a.countType(s.db, s.rec.typ, -1)
+			a.countType(s.db, typ, 1)
+		}
 	} else {
 		a.keyDelta[s.db]++
+		a.countType(s.db, typ, 1)
 		if a.notifyFlags()&notifyNew != 0 {
 			a.notify(ClassNew, "new", s.db, s.key)
 		}
@@ -360,6 +371,7 @@ func (a *applier) unlink(s *slot) {
 	}
 	a.unindex(s)
 	a.keyDelta[s.db]--
+	a.countType(s.db, s.rec.typ, -1)
 	a.setRec(s.db, s.key, nil)
 	s.exists = false
 	s.rec = record{}

@@ -35,6 +35,13 @@ type Options struct {
 	// OnApplyPanic is told when a command panicked in apply and was rolled
 	// back (it yields ErrInternal). Default: ignore.
 	OnApplyPanic func(ApplyPanic)
+	// OnCheckpoint, when set, is told how long each successful checkpoint
+	// took (its bbolt commit and fsync) and how many bytes of applied
+	// changes it wrote (for metrics; it must be quick).
+	OnCheckpoint func(d time.Duration, bytes int64)
+	// OnRestore is told after Restore replaced the state (replicated sys
+	// entries, such as ACL users, may have changed). Default: ignore.
+	OnRestore func()
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +81,7 @@ type DB struct {
 	applied atomic.Uint64 // last entry applied (in memory or on disk)
 	keys    [NumDBs]atomic.Int64
 	expires [NumDBs]atomic.Int64
+	types   [NumDBs][NumKeyTypes]atomic.Int64
 	nextOID atomic.Uint64 // the last oid given to a collection
 	garbage atomic.Int64  // released collections with elements left
 
@@ -122,7 +130,12 @@ func (db *DB) open() error {
 	if err != nil {
 		return fmt.Errorf("storage: open %s: %w", db.path, err)
 	}
-	if err := b.Update(createBuckets); err != nil {
+	if err := b.Update(func(tx *bolt.Tx) error {
+		if err := createBuckets(tx); err != nil {
+			return err
+		}
+		return ensureTypeCounts(tx)
+	}); err != nil {
 		b.Close()
 		return fmt.Errorf("storage: init buckets: %w", err)
 	}
@@ -151,6 +164,7 @@ func (db *DB) loadCounters(tx *bolt.Tx) error {
 		db.keys[i].Store(int64(getU64(meta, countKeys[i])))
 		db.expires[i].Store(int64(getU64(meta, expireCountKey(uint8(i)))))
 	}
+	db.loadTypeCounts(tx)
 	return nil
 }
 

@@ -35,6 +35,7 @@ type memLayer struct {
 	applied  uint64
 	keys     [NumDBs]int64
 	expires  [NumDBs]int64
+	types    typeCounts
 	nextOID  uint64
 	garbageN int64
 }
@@ -203,7 +204,7 @@ func (l *memLayer) writeMeta(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return nil
+	return meta.Put(keyTypeCounts, encodeTypeCounts(l.applied, &l.types))
 }
 
 // clearDB deletes every key of db and its expiry index entries.
@@ -248,6 +249,7 @@ func (db *DB) Flush() error {
 		return nil
 	}
 	defer db.endCheckpoint()
+	start := time.Now()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, l := range list {
 			if err := l.writeTo(tx); err != nil {
@@ -273,6 +275,9 @@ func (db *DB) Flush() error {
 	db.mem.Unlock()
 	db.pending.Add(-freed)
 	db.measure()
+	if db.opts.OnCheckpoint != nil {
+		db.opts.OnCheckpoint(time.Since(start), freed)
+	}
 	return nil
 }
 
@@ -296,6 +301,9 @@ func (db *DB) seal() []*memLayer {
 		for i := range NumDBs {
 			a.keys[i] = db.keys[i].Load()
 			a.expires[i] = db.expires[i].Load()
+			for t := range NumKeyTypes {
+				a.types[i][t] = db.types[i][t].Load()
+			}
 		}
 		db.sealed = append(db.sealed, a)
 		db.active = newLayer()

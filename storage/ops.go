@@ -350,6 +350,9 @@ func (a *applier) flushDB(db uint8) Result {
 	a.clearDB(db)
 	a.keyDelta[db] = -a.db.keys[db].Load()
 	a.expDelta[db] = -a.db.expires[db].Load()
+	for t := range NumKeyTypes {
+		a.typeDelta[db][t] = -a.db.types[db][t].Load()
+	}
 	return okResult()
 }
 

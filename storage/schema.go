@@ -27,6 +27,7 @@ const NumDBs = 16
 //	expiry        deadline (8 bytes) ‖ db (1 byte) ‖ key → empty
 //	meta          "applied" → last applied Raft index (8 bytes)
 //	              "keys<db>" → number of keys in that database (8 bytes)
+//	              "keytypes" → applied index ‖ keys per database and type (keytypes.go)
 //
 // Keys in a database bucket are ordered by a stable 64-bit hash of the key so
 // that a SCAN cursor can be a plain number (the next hash to visit), as Redis

@@ -127,6 +127,9 @@ func (db *DB) Restore(r io.Reader) error {
 		db.ckptErr = fmt.Errorf("storage: install snapshot: %w", renameErr)
 		return db.ckptErr
 	}
+	if db.opts.OnRestore != nil {
+		go db.opts.OnRestore() // it reads the state, under locks Restore holds
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 //	"c" ‖ name    → a replicated setting's value
 //	"m" ‖ bucket  → the last log index that modified a key of that bucket
 //	"s" ‖ sha1    → a loaded script's body
+//	"u" ‖ name    → an ACL user's rules (opaque to storage; see server/acl.go)
 var bucketSys = []byte("sys")
 
 // Sys key prefixes.
@@ -26,6 +27,7 @@ const (
 	sysConfig = 'c'
 	sysMod    = 'm'
 	sysScript = 's'
+	sysUser   = 'u'
 )
 
 // modBuckets is the number of modification-index buckets. A key's WATCH is
@@ -53,6 +55,9 @@ func lookupSys(layers []*memLayer, tx *bolt.Tx, key string) []byte {
 
 // setSys writes a sys value (nil: deleted) to the active layer.
 func (a *applier) setSys(key string, val []byte) {
+	if len(key) > 0 && key[0] == sysUser {
+		a.out.Users = true
+	}
 	old, had := a.layer.sys[key]
 	a.journal = append(a.journal, change{kind: changeSys, key: key, had: had, rec: old})
 	a.layer.sys[key] = val
@@ -333,4 +338,33 @@ func (a *applier) setConfig(name string, val []byte) {
 // Config returns a replicated setting's value as applied, or nil.
 func (r *Reader) Config(name string) []byte {
 	return bytes.Clone(lookupSys(r.layers, r.tx, string(sysConfig)+name))
+}
+
+// SysPrefix returns every sys entry whose key starts with prefix, in key
+// order, as applied in this view.
+func (r *Reader) SysPrefix(prefix byte) (keys []string, vals [][]byte) {
+	seen := map[string]bool{}
+	for _, l := range r.layers {
+		for k := range l.sys {
+			if len(k) > 0 && k[0] == prefix {
+				seen[k] = true
+			}
+		}
+	}
+	c := r.tx.Bucket(bucketSys).Cursor()
+	for k, _ := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, _ = c.Next() {
+		seen[string(k)] = true
+	}
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := keys[:0]
+	for _, k := range keys {
+		if v := lookupSys(r.layers, r.tx, k); v != nil {
+			out = append(out, k)
+			vals = append(vals, clone(v))
+		}
+	}
+	return out, vals
 }

@@ -20,8 +20,11 @@ const (
 	// OpConfigSet sets the replicated settings Keys[i] to Vals[i].
 	OpConfigSet
 	// OpSysSet stores Vals[i] under the sys entries Keys[i], which must be
-	// loaded scripts ("s" ‖ sha1); an empty value deletes. Int 1 first deletes
-	// every entry with Keys[0]'s first byte as prefix (SCRIPT FLUSH).
+	// loaded scripts ("s" ‖ sha1) or ACL users ("u" ‖ name), all of one
+	// kind; an empty value deletes. Int 1 first deletes every entry with
+	// Keys[0]'s first byte as prefix (SCRIPT FLUSH, ACL LOAD); Int 2 does
+	// nothing at all if an entry Keys[0] already exists (seeding the ACL
+	// users once).
 	OpSysSet
 	opTxnEnd
 )
@@ -52,11 +55,11 @@ func txnShape(c *Cmd) bool {
 		return nk >= 1 && nk == nv
 	case OpSysSet:
 		for _, k := range c.Keys {
-			if len(k) == 0 || k[0] != sysScript {
+			if len(k) == 0 || len(k) > MaxKeyLen || (k[0] != sysScript && k[0] != sysUser) || k[0] != c.Keys[0][0] {
 				return false
 			}
 		}
-		return nk >= 1 && nk == nv
+		return nk >= 1 && nk == nv && c.Int >= 0 && c.Int <= 2
 	}
 	return false
 }
@@ -134,6 +137,9 @@ func (a *applier) txnCmd(c *Cmd) Result {
 		}
 		return okResult()
 	case OpSysSet:
+		if c.Int == 2 && a.sys(string(c.Keys[0])) != nil {
+			return okResult()
+		}
 		if c.Int == 1 {
 			a.clearSys(c.Keys[0][0])
 		}

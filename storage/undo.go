@@ -57,6 +57,7 @@ type change struct {
 type savepoint struct {
 	keyDelta  [NumDBs]int64
 	expDelta  [NumDBs]int64
+	typeDelta typeCounts
 	size      int64
 	deadlines int
 	ready     int
@@ -72,7 +73,7 @@ type savepoint struct {
 // rolled back alone, and the command around it can still be rolled back
 // as a whole.
 func (a *applier) save() savepoint {
-	return savepoint{keyDelta: a.keyDelta, expDelta: a.expDelta, size: a.layer.size, deadlines: len(a.out.Deadlines), ready: len(a.out.Ready),
+	return savepoint{keyDelta: a.keyDelta, expDelta: a.expDelta, typeDelta: a.typeDelta, size: a.layer.size, deadlines: len(a.out.Deadlines), ready: len(a.out.Ready),
 		events: len(a.out.Events), touched: len(a.out.Touched), journal: len(a.journal), nextOID: a.nextOID, garbage: a.garbageDelta}
 }
 
@@ -124,7 +125,7 @@ func (a *applier) rollback(sp savepoint) {
 		}
 	}
 	a.journal = a.journal[:sp.journal]
-	a.keyDelta, a.expDelta = sp.keyDelta, sp.expDelta
+	a.keyDelta, a.expDelta, a.typeDelta = sp.keyDelta, sp.expDelta, sp.typeDelta
 	a.nextOID, a.garbageDelta = sp.nextOID, sp.garbage
 	l.size = sp.size
 	a.out.Deadlines = a.out.Deadlines[:sp.deadlines]

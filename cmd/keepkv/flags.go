@@ -42,6 +42,10 @@ type Config struct {
 	TLSCA             string
 	TLSAuthClients    bool
 	TLSCluster        bool
+	ClusterSecret     string
+	ClusterSecretFile string
+	ClusterSecretOld  string
+	InsecurePeers     bool
 	clientTLS         *tls.Config
 	peerTLS           *tls.Config
 	DisableCommands   string
@@ -59,6 +63,11 @@ type Config struct {
 	ScriptBudget      int64
 	ProtectedMode     bool
 	UsersFile         string
+	HTTPAddr          string
+	HTTPToken         string
+	HTTPTokenFile     string
+	httpTokens        []server.HTTPToken
+	httpTLS           *tls.Config
 	users             []server.User
 	peers             []replication.Member
 	ExpiryHorizon     time.Duration
@@ -89,13 +98,20 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RaftAdvertise, "raft-advertise", "", "Raft address other nodes use to reach this one; default: --raft-addr")
 	fs.StringVar(&c.Password, "requirepass", "", "password clients must send with AUTH (env KEEPKV_PASSWORD also works)")
 	fs.BoolVar(&c.ProtectedMode, "protected-mode", true, "with no --requirepass, refuse clients that are not on the loopback interface (as Redis)")
-	fs.StringVar(&c.UsersFile, "users-file", "", `file of named users, one per line: "name ro|rw|admin password"`)
+	fs.StringVar(&c.UsersFile, "users-file", "", `file of ACL users: Redis ACL file lines "user NAME RULES..." or "NAME ro|rw|admin PASSWORD"; seeds the replicated users once, read again by ACL LOAD, written by ACL SAVE`)
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "serve the Upstash-compatible REST API (and /metrics, /healthz, /readyz) on this address, e.g. 127.0.0.1:8079 (off when empty); HTTPS when --tls-cert and --tls-key are given")
+	fs.StringVar(&c.HTTPToken, "http-token", "", "token HTTP requests present (Authorization: Bearer <token> or ?_token=) to run as the default user; prefer env KEEPKV_HTTP_TOKEN or --http-token-file, which keep it out of ps. Other users' tokens: \"token <user> <token>\" lines in --users-file")
+	fs.StringVar(&c.HTTPTokenFile, "http-token-file", "", "file holding the default user's HTTP token on its first line")
 	fs.StringVar(&c.TLSAddr, "tls-addr", "", "also serve RESP over TLS on this address (needs --tls-cert and --tls-key)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for TLS (clients, and peers with --tls-cluster)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&c.TLSCA, "tls-ca", "", "PEM CA certificates: client certificates are checked against it, and with --tls-cluster every peer's")
 	fs.BoolVar(&c.TLSAuthClients, "tls-auth-clients", false, "require TLS clients to present a certificate signed by --tls-ca")
 	fs.BoolVar(&c.TLSCluster, "tls-cluster", false, "mutual TLS between nodes (Raft, joins, forwarding) with --tls-cert/--tls-key, trusting only --tls-ca")
+	fs.StringVar(&c.ClusterSecret, "cluster-secret", "", "shared secret (16+ characters, the same on every node) that each node proves to its peers before any Raft, join or forwarded traffic is read; prefer env KEEPKV_CLUSTER_SECRET or --cluster-secret-file, which keep it out of ps")
+	fs.StringVar(&c.ClusterSecretFile, "cluster-secret-file", "", "file holding the cluster secret on its first line and, optionally, a previous secret on its second that is still accepted from peers but never sent (rotation)")
+	fs.StringVar(&c.ClusterSecretOld, "cluster-secret-old", "", "previous cluster secret: accepted from peers but never sent, for a rolling rotation (see README)")
+	fs.BoolVar(&c.InsecurePeers, "insecure-peers", false, "start even though the Raft address is not loopback and neither --cluster-secret nor --tls-cluster authenticates peers (anyone reaching the Raft port can then rewrite the data)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.Int64Var(&c.MaxValueSize, "max-value-size", 16<<20, "largest value a key may hold, in bytes")
 	fs.Int64Var(&c.MaxBulkLen, "max-bulk-len", 512<<20, "largest bulk string a client may send, in bytes (proto-max-bulk-len)")
@@ -116,7 +132,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 5*time.Second, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
-	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft (or client) address instead of bootstrapping")
+	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft address (or, without --cluster-secret and --tls-cluster, its client address) instead of bootstrapping")
 	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
 	fs.BoolVar(&c.StaleReads, "stale-reads", false, "serve reads from this node's local state even on followers (as READONLY does per connection)")
 	fs.Int64Var(&c.ScriptBudget, "script-budget", server.DefaultScriptBudget, "instructions a Lua script may run (allocations count too) before it is aborted with its writes rolled back, the same on every node")
@@ -133,8 +149,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			os.Exit(0)
+			os.Exit(0) // Parse has printed the usage
 		}
 		return c, err
 	}
@@ -177,6 +192,9 @@ func (c *Config) fill() error {
 	if err := c.loadTLS(); err != nil {
 		return err
 	}
+	if err := c.loadClusterSecret(); err != nil {
+		return err
+	}
 	if c.UsersFile != "" {
 		text, err := os.ReadFile(c.UsersFile)
 		if err != nil {
@@ -185,6 +203,12 @@ func (c *Config) fill() error {
 		if c.users, err = server.ParseUsersFile(string(text)); err != nil {
 			return fmt.Errorf("--users-file %s: %v", c.UsersFile, err)
 		}
+		if c.httpTokens, err = server.ParseUserTokens(string(text)); err != nil {
+			return fmt.Errorf("--users-file %s: %v", c.UsersFile, err)
+		}
+	}
+	if err := c.loadHTTP(); err != nil {
+		return err
 	}
 	if c.RaftAddr == "" {
 		host, port, err := net.SplitHostPort(c.Addr)
@@ -200,6 +224,51 @@ func (c *Config) fill() error {
 			raftPort = p + 10000
 		}
 		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(raftPort))
+	}
+	if c.ClusterSecret == "" && !c.TLSCluster && !c.InsecurePeers && replication.PeersExposed(c.RaftAddr, c.RaftAdvertise) {
+		return fmt.Errorf("refusing to start: the Raft address %s is reachable from other hosts, but %w", c.RaftAddr, replication.ErrUnauthenticatedPeers)
+	}
+	return nil
+}
+
+// loadClusterSecret reads --cluster-secret-file and checks the secrets,
+// never quoting them.
+func (c *Config) loadClusterSecret() error {
+	if c.ClusterSecretFile != "" {
+		if c.ClusterSecret != "" {
+			return errors.New("either --cluster-secret or --cluster-secret-file, not both")
+		}
+		b, err := os.ReadFile(c.ClusterSecretFile)
+		if err != nil {
+			return fmt.Errorf("--cluster-secret-file: %v", err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) == 0 || len(lines) > 2 {
+			return fmt.Errorf("--cluster-secret-file %s: want the secret on the first line and at most one previous secret on the second, found %d non-empty lines", c.ClusterSecretFile, len(lines))
+		}
+		c.ClusterSecret = lines[0]
+		if len(lines) == 2 {
+			if c.ClusterSecretOld != "" {
+				return errors.New("a previous secret both in --cluster-secret-file and --cluster-secret-old")
+			}
+			c.ClusterSecretOld = lines[1]
+		}
+	}
+	if c.ClusterSecretOld != "" && c.ClusterSecret == "" {
+		return errors.New("--cluster-secret-old needs --cluster-secret (the one to send)")
+	}
+	for _, s := range []struct{ name, v string }{{"--cluster-secret", c.ClusterSecret}, {"--cluster-secret-old", c.ClusterSecretOld}} {
+		if s.v == "" {
+			continue
+		}
+		if err := replication.CheckClusterSecret(s.v); err != nil {
+			return fmt.Errorf("%s: %v", s.name, err)
+		}
 	}
 	return nil
 }
@@ -230,14 +299,17 @@ func nodeID(dir, want string) (string, error) {
 
 func (c Config) server(id string) server.Config {
 	sc := server.Config{
-		Addr: c.Addr, Dir: c.Dir, Password: c.Password, Users: c.users, ProtectedMode: c.ProtectedMode,
+		Addr: c.Addr, Dir: c.Dir, Password: c.Password, Users: c.users, UsersFile: c.UsersFile, ProtectedMode: c.ProtectedMode,
 		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout, ClientWriteTimeout: c.WriteTimeout,
 		MaxDiskBytes: c.MaxDiskBytes, DisabledCommands: strings.FieldsFunc(c.DisableCommands, func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon,
 	}
 	sc.TLSAddr, sc.TLS = c.TLSAddr, c.clientTLS
+	sc.HTTPAddr, sc.HTTPTLS, sc.HTTPTokens = c.HTTPAddr, c.httpTLS, c.httpTokens
 	sc.Raft.PeerTLS = c.peerTLS
+	sc.Raft.ClusterSecret, sc.Raft.ClusterSecretOld = c.ClusterSecret, c.ClusterSecretOld
+	sc.Raft.InsecurePeers = c.InsecurePeers
 	sc.Raft.NodeID = id
 	sc.Raft.RaftBind = c.RaftAddr
 	sc.Raft.RaftAdvertise = c.RaftAdvertise
@@ -255,6 +327,37 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.TrailingLogs = c.TrailingLogs
 	sc.Raft.MaxAppendEntries = c.MaxAppendEntries
 	return sc
+}
+
+// loadHTTP reads the default user's HTTP token and, for an HTTP listener,
+// the TLS certificate: HTTPS whenever --tls-cert and --tls-key are given.
+func (c *Config) loadHTTP() error {
+	if c.HTTPTokenFile != "" {
+		if c.HTTPToken != "" {
+			return errors.New("either --http-token (KEEPKV_HTTP_TOKEN) or --http-token-file, not both")
+		}
+		b, err := os.ReadFile(c.HTTPTokenFile)
+		if err != nil {
+			return fmt.Errorf("--http-token-file: %v", err)
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		if c.HTTPToken = strings.TrimSpace(first); c.HTTPToken == "" {
+			return fmt.Errorf("--http-token-file %s: the first line is empty", c.HTTPTokenFile)
+		}
+	}
+	if c.HTTPToken != "" {
+		t, err := server.NewHTTPToken("default", c.HTTPToken)
+		if err != nil {
+			return fmt.Errorf("--http-token: %v", err)
+		}
+		c.httpTokens = append(c.httpTokens, t)
+	}
+	if c.HTTPAddr == "" || c.TLSCert == "" || c.TLSKey == "" {
+		return nil
+	}
+	var err error
+	c.httpTLS, err = server.LoadClientTLS(c.TLSCert, c.TLSKey, c.TLSCA, c.TLSAuthClients)
+	return err
 }
 
 func (c *Config) loadTLS() error {
