@@ -433,31 +433,12 @@ func isNullReply(raw []byte) bool {
 }
 
 // forwardOne sends one command to the leader and returns its raw reply,
-// or an error reply. Like flushForward, it retries within LeaderWait while
-// the leader cannot be reached, and never after something was sent.
-func (s *Server) forwardOne(ctx context.Context, st *connState, args [][]byte) ([]byte, string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Raft.LeaderWait+10*time.Second)
-	defer cancel()
-	retryUntil := time.Now().Add(s.cfg.Raft.LeaderWait)
-	for {
-		addr, err := s.node.LeaderAddr(ctx)
-		if err != nil {
-			return nil, clusterError(err)
-		}
-		replies, err := s.fwd.do(ctx, addr, st.db, st.resp, clientOrigin(s, st), [][][]byte{args})
-		if err == nil {
-			return replies[0], ""
-		}
-		if !errors.Is(err, errUnreachable) {
-			return nil, "TRYAGAIN forwarding to the leader failed: " + err.Error()
-		}
-		if time.Now().After(retryUntil) {
-			return nil, "CLUSTERDOWN " + err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, "CLUSTERDOWN " + err.Error()
-		case <-time.After(50 * time.Millisecond):
-		}
+// or an error reply (see Server.forward: it is retried with its request id
+// within LeaderWait).
+func (s *Server) forwardOne(_ context.Context, st *connState, args [][]byte) ([]byte, string) {
+	replies, e := s.forward(st.db, st.resp, clientOrigin(s, st), [][][]byte{args})
+	if e != "" {
+		return nil, e
 	}
+	return replies[0], ""
 }

@@ -89,6 +89,7 @@ type pipeline struct {
 	reads     []pendingRead
 	noForward bool   // running commands forwarded to us: never forward again
 	fwdOrigin []byte // the forwarded commands' client (origin)
+	req       []byte // the forwarded command's request id, while it runs
 	barrier   bool
 	err       string // barrier failure, reported to every read of the pipeline
 }
@@ -105,6 +106,7 @@ type pendingWrite struct {
 	reply string               // validation error to send instead
 	after func(storage.Result) // told the applied result, after the reply
 	t     cmdTiming            // ends when the reply is written (metrics_cmd.go)
+	req   []byte               // a forwarded write's request id
 }
 
 func (p *pipeline) run(args [][]byte) {
@@ -171,7 +173,7 @@ func (p *pipeline) run(args [][]byte) {
 		lc, reply := cmd.write(&x, args)
 		p.flushReads()
 		lc.DB = st.db
-		p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply})
+		p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply, req: p.req})
 		return
 	}
 	p.flushWrites()
@@ -262,6 +264,12 @@ func (p *pipeline) flushWrites() {
 		for ; i < len(writes) && len(e.Cmds) < maxEntryCmds && size < maxEntryBytes; i++ {
 			if writes[i].reply != "" {
 				continue
+			}
+			if writes[i].req != nil && e.Reqs == nil {
+				e.Reqs = make([][]byte, len(e.Cmds), len(e.Cmds)+1)
+			}
+			if e.Reqs != nil {
+				e.Reqs = append(e.Reqs, writes[i].req)
 			}
 			e.Cmds = append(e.Cmds, writes[i].lc)
 			size += cmdSize(&writes[i].lc)

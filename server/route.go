@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keepkv/keepkv/storage"
@@ -93,10 +94,11 @@ func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
 	}
 }
 
-// runForwarded runs FWD <db> <proto> <command...> from a follower: the
-// command in the client's database, answered in the client's protocol.
+// runForwarded runs FWD <db> <proto> <origin> <request id> <command...>
+// from a follower: the command in the client's database, answered in the
+// client's protocol, a write applied at most once per request id.
 func (p *pipeline) runForwarded(args [][]byte) {
-	if len(args) < 5 {
+	if len(args) < 6 {
 		p.immediate("ERR malformed FWD")
 		return
 	}
@@ -113,7 +115,9 @@ func (p *pipeline) runForwarded(args [][]byte) {
 		p.st.setResp(int(proto))
 		p.fwdOrigin = append(p.fwdOrigin[:0:0], args[3]...)
 	}
-	p.run(args[4:])
+	p.req = args[4]
+	p.run(args[5:])
+	p.req = nil
 }
 
 // origin names the client whose writes the pipeline proposes (a storage
@@ -145,46 +149,16 @@ func (p *pipeline) flushForward() {
 	if len(timings) != len(cmds) {
 		timings = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+10*time.Second)
-	defer cancel()
-	retryUntil := time.Now().Add(p.s.cfg.Raft.LeaderWait)
-	fail := func(msg string) {
+	replies, e := p.s.forward(p.st.db, p.st.resp, p.origin(), cmds)
+	if e != "" {
 		done := p.now()
 		for i := range cmds {
-			p.st.w.Error(msg)
+			p.st.w.Error(e)
 			if timings != nil {
 				timings[i].done(done, true)
 			}
 		}
-	}
-	var replies [][]byte
-	for {
-		addr, err := p.s.node.LeaderAddr(ctx)
-		if err != nil {
-			fail(clusterError(err))
-			return
-		}
-		replies, err = p.s.fwd.do(ctx, addr, p.st.db, p.st.resp, p.origin(), cmds)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errUnreachable) {
-			// Sent, but no reply: the commands may or may not have run.
-			fail("TRYAGAIN forwarding to the leader failed: " + err.Error())
-			return
-		}
-		// Nothing was sent: wait for the leader to come back or change,
-		// within the leader wait.
-		if time.Now().After(retryUntil) {
-			fail("CLUSTERDOWN " + err.Error())
-			return
-		}
-		select {
-		case <-ctx.Done():
-			fail("CLUSTERDOWN " + err.Error())
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
+		return
 	}
 	done := p.now()
 	for i, r := range replies {
@@ -193,4 +167,79 @@ func (p *pipeline) flushForward() {
 			timings[i].done(done, len(r) > 0 && (r[0] == '-' || r[0] == '!'))
 		}
 	}
+}
+
+// forward sends cmds to the leader as one pipeline and returns one raw
+// reply per command, or an error reply for all of them.
+//
+// Every command travels with a request id, so that it can be sent again
+// (issue 19): when the leader cannot be reached, dies or loses leadership
+// while the commands are in flight, they go again, with the same ids, to
+// whichever node leads next, until --leader-wait has passed. A write whose
+// id was applied before is not applied again: the leader answers with the
+// stored reply (storage's request table). Reads simply run again. Only
+// when the wait runs out does the client hear CLUSTERDOWN or TRYAGAIN.
+func (s *Server) forward(db uint8, proto int, origin []byte, cmds [][][]byte) ([][]byte, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Raft.LeaderWait+10*time.Second)
+	defer cancel()
+	rids := make([][]byte, len(cmds))
+	for i := range rids {
+		rids[i] = s.newRequestID()
+	}
+	retryUntil := time.Now().Add(s.cfg.Raft.LeaderWait)
+	var last string
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if time.Now().After(retryUntil) {
+				return nil, last
+			}
+			select {
+			case <-ctx.Done():
+				return nil, last
+			case <-time.After(50 * time.Millisecond): // the next leader's election takes time: pace the retries
+			}
+		}
+		lctx, lcancel := context.WithDeadline(ctx, retryUntil)
+		addr, err := s.node.LeaderAddr(lctx)
+		lcancel()
+		if err != nil {
+			last = clusterError(err)
+			continue
+		}
+		replies, err := s.fwd.do(ctx, addr, db, proto, origin, rids, cmds)
+		switch {
+		case errors.Is(err, errUnreachable):
+			last = "CLUSTERDOWN " + err.Error()
+			continue
+		case err != nil:
+			// Sent, but no reply: the leader may have died. The same
+			// request ids go again; what was applied is not applied twice.
+			last = fmt.Sprintf("TRYAGAIN forwarding to the leader failed for %v: %v", s.cfg.Raft.LeaderWait, err)
+			s.stats.forwardRetries.Add(1)
+			continue
+		}
+		if !retryable(replies) || time.Now().After(retryUntil) {
+			return replies, ""
+		}
+		s.stats.forwardRetries.Add(1)
+	}
+}
+
+// retryable reports whether a reply says the leader changed under the
+// commands (they may be sent again with the same request ids).
+func retryable(replies [][]byte) bool {
+	for _, r := range replies {
+		if (bytes.HasPrefix(r, []byte("-TRYAGAIN")) && !bytes.HasPrefix(r, []byte("-TRYAGAIN the write was applied"))) || bytes.HasPrefix(r, []byte("-CLUSTERDOWN")) {
+			return true
+		}
+	}
+	return false
+}
+
+// newRequestID returns an id no request of any node ever had: this node's
+// id, a random number drawn when the server started, and a counter.
+func (s *Server) newRequestID() []byte {
+	b := append([]byte(s.node.ID()), '/')
+	b = append(b, s.reqNonce[:]...)
+	return binary.AppendUvarint(b, s.reqSeq.Add(1))
 }

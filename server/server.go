@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	crand "crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -204,6 +205,10 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Request ids of forwarded commands (route.go, newRequestID).
+	reqNonce [8]byte
+	reqSeq   atomic.Uint64
 }
 
 type stats struct {
@@ -217,6 +222,8 @@ type stats struct {
 	// or the server shut down.
 	iterationsCancelled atomic.Int64
 	misses              atomic.Int64
+	// Forwarded pipelines sent again after the leader failed under them.
+	forwardRetries atomic.Int64
 }
 
 // newServer builds a Server's in-memory parts from a Config with its
@@ -275,6 +282,9 @@ func (s *Server) open() error {
 	}
 	s.db = db
 	db.SetExec(s.applyExec)
+	if _, err := crand.Read(s.reqNonce[:]); err != nil {
+		return err
+	}
 	s.exp = newExpirer(s)
 	if err := s.rememberJoin(); err != nil {
 		return err

@@ -247,7 +247,18 @@ func (a *applier) entry(le LogEntry) []Result {
 	}
 	res := make([]Result, len(e.Cmds))
 	for i := range e.Cmds {
+		var req []byte
+		if e.Reqs != nil && len(e.Reqs[i]) > 0 {
+			req = e.Reqs[i]
+			if r, ok := a.appliedReq(req); ok {
+				res[i] = r // applied before: a forwarded request, retried
+				continue
+			}
+		}
 		res[i] = a.safeCmd(&e.Cmds[i], le.Index)
+		if req != nil {
+			a.recordReq(req, res[i])
+		}
 	}
 	return res
 }

@@ -146,12 +146,17 @@ type Entry struct {
 	// storage); it comes back with the keys they touched, so a client
 	// tracking keys with NOLOOP is not told of its own writes.
 	Origin []byte
+	// Reqs, if not nil, holds a request id per command (empty: none): a
+	// command whose id was applied before is not applied again, and its
+	// stored result is returned (dedupe.go).
+	Reqs [][]byte
 }
 
-// Entry format versions: 2 adds Origin after Now.
+// Entry format versions: 2 adds Origin after Now, 3 adds Reqs after it.
 const (
 	entryVersion       = 1
 	entryVersionOrigin = 2
+	entryVersionReqs   = 3
 )
 
 // Encode returns the binary form of e.
@@ -167,12 +172,19 @@ func (e *Entry) Encode() []byte {
 		}
 	}
 	b := make([]byte, 0, n+len(e.Origin))
-	if e.Origin != nil {
+	switch {
+	case e.Reqs != nil:
+		b = append(b, entryVersionReqs)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
+		b = binary.AppendUvarint(b, uint64(len(e.Origin)))
+		b = append(b, e.Origin...)
+		b = appendList(b, e.Reqs)
+	case e.Origin != nil:
 		b = append(b, entryVersionOrigin)
 		b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
 		b = binary.AppendUvarint(b, uint64(len(e.Origin)))
 		b = append(b, e.Origin...)
-	} else {
+	default:
 		b = append(b, entryVersion)
 		b = binary.BigEndian.AppendUint64(b, uint64(e.Now))
 	}
@@ -206,17 +218,20 @@ func appendList(b []byte, list [][]byte) []byte {
 func DecodeEntry(data []byte) (Entry, error) {
 	d := decoder{b: data}
 	v := d.byte()
-	if v != entryVersion && v != entryVersionOrigin {
+	if v < entryVersion || v > entryVersionReqs {
 		return Entry{}, fmt.Errorf("%w: version %d", ErrBadEntry, v)
 	}
 	e := Entry{Now: int64(d.u64())}
-	if v == entryVersionOrigin {
+	if v >= entryVersionOrigin {
 		n := d.uvarint()
 		if n > uint64(len(d.b)) {
 			return Entry{}, fmt.Errorf("%w: origin length %d", ErrBadEntry, n)
 		}
 		e.Origin = d.b[:n:n]
 		d.b = d.b[n:]
+	}
+	if v >= entryVersionReqs {
+		e.Reqs = d.list()
 	}
 	n := d.uvarint()
 	if n > uint64(len(data)) {
@@ -228,6 +243,9 @@ func DecodeEntry(data []byte) (Entry, error) {
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadEntry, len(d.b))
+	}
+	if d.err == nil && e.Reqs != nil && len(e.Reqs) != len(e.Cmds) {
+		d.err = fmt.Errorf("%w: %d request ids for %d commands", ErrBadEntry, len(e.Reqs), len(e.Cmds))
 	}
 	if d.err != nil {
 		return Entry{}, d.err
