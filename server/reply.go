@@ -84,6 +84,12 @@ func (w *replyWriter) Result(r storage.Result) {
 			v.write(w)
 			return
 		}
+		if raw, ok := r.Value.(storage.RawValue); ok { // a replayed request's (capture_store.go)
+			if v, ok := decodeReplyValue(raw); ok {
+				v.write(w)
+				return
+			}
+		}
 		w.Error("ERR internal error: unknown result")
 	case storage.ResultArray:
 		if r.Null {
