@@ -17,7 +17,7 @@ import (
 // that completes had none; its INCRs all hit one key, so the counter
 // shows whether any was applied twice.
 
-const benchRequests = 30000
+const benchRequests = 6000
 
 // benchmark runs redis-benchmark -t set,incr through n in the background.
 type benchmark struct {
