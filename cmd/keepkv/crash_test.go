@@ -53,19 +53,30 @@ func freePort(t *testing.T) int {
 		if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 			fmt.Sscan(string(b), &low)
 		}
-		portsEnd = min(low, 65535-10000)
-		portsNext = 10000 + rand.IntN(portsEnd-10000)
+		// A node's Raft port is its client port + 10000: both stay below
+		// the ephemeral range, where the tests' own outgoing connections
+		// (thousands, under redis-benchmark) would hold them now and then,
+		// and the node could not bind its Raft port.
+		portsEnd = min(low, 65535) - 10000
+		portsNext = 1024 + rand.IntN(portsEnd-1024)
 	})
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for range portsEnd - 10000 {
+	free := func(p int) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
+	for range portsEnd - 1024 {
 		p := portsNext
 		portsNext++
 		if portsNext >= portsEnd {
-			portsNext = 10000
+			portsNext = 1024
 		}
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-			l.Close()
+		if free(p) && free(p+10000) {
 			return p
 		}
 	}
