@@ -436,7 +436,7 @@ func isNullReply(raw []byte) bool {
 // or an error reply (see Server.forward: it is retried with its request id
 // within LeaderWait).
 func (s *Server) forwardOne(_ context.Context, st *connState, args [][]byte) ([]byte, string) {
-	replies, e := s.forward(st.db, st.resp, clientOrigin(s, st), [][][]byte{args})
+	replies, e := s.forward(st.db, st.resp, clientOrigin(s, st), st.user, [][][]byte{args})
 	if e != "" {
 		return nil, e
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"math"
 	"reflect"
 	"testing"
@@ -47,8 +48,11 @@ func FuzzStoredReply(f *testing.F) {
 		if !ok {
 			return
 		}
-		again, ok := decodeReplyValue(v.MarshalValue())
-		if !ok || !reflect.DeepEqual(again, v) {
+		// Compared by encoding: a NaN double is equal to itself only bit
+		// for bit.
+		enc := v.MarshalValue()
+		again, ok := decodeReplyValue(enc)
+		if !ok || !bytes.Equal(again.MarshalValue(), enc) {
 			t.Fatalf("decoded value does not round-trip: %+v", v)
 		}
 	})

@@ -90,6 +90,7 @@ type pipeline struct {
 	noForward bool   // running commands forwarded to us: never forward again
 	fwdOrigin []byte // the forwarded commands' client (origin)
 	req       []byte // the forwarded command's request id, while it runs
+	fwdUser   string // the forwarded command's user (its scripts' ACL), while it runs
 	barrier   bool
 	err       string // barrier failure, reported to every read of the pipeline
 }

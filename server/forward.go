@@ -14,10 +14,11 @@ import (
 
 // forwarder sends commands a follower cannot serve to the leader, over
 // pooled connections to the leader's Raft port (which also speaks RESP).
-// Each command travels as FWD <db> <proto> <origin> <request id>
+// Each command travels as FWD <db> <proto> <origin> <request id> <user>
 // <command...>, so the leader runs it in the client's database and answers
 // in the client's protocol, its log entries name the client (NOLOOP
-// tracking), and a retried write applies once (route.go, Server.forward); the
+// tracking), a retried write applies once (route.go, Server.forward), and
+// a script runs with the client's ACL (script.go, scriptRules); the
 // replies are copied back byte for byte.
 type forwarder struct {
 	dial    func(addr string, timeout time.Duration) (net.Conn, error)
@@ -114,7 +115,7 @@ func (f *forwarder) close() {
 }
 
 // do sends cmds as one pipeline and returns one raw reply per command.
-func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, origin []byte, rids [][]byte, cmds [][][]byte) ([][]byte, error) {
+func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, origin []byte, user string, rids [][]byte, cmds [][][]byte) ([][]byte, error) {
 	c, err := f.get(addr)
 	if err != nil {
 		return nil, err
@@ -124,9 +125,9 @@ func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, or
 		deadline = d
 	}
 	c.c.SetDeadline(deadline)
-	dbArg, protoArg := []byte(strconv.Itoa(int(db))), []byte(strconv.Itoa(proto))
+	dbArg, protoArg, userArg := []byte(strconv.Itoa(int(db))), []byte(strconv.Itoa(proto)), []byte(user)
 	for i, args := range cmds {
-		writeArray(c.w, [][]byte{[]byte("FWD"), dbArg, protoArg, origin, rids[i]}, args)
+		writeArray(c.w, [][]byte{[]byte("FWD"), dbArg, protoArg, origin, rids[i], userArg}, args)
 	}
 	if err := c.w.Flush(); err != nil {
 		c.c.Close()

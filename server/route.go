@@ -98,7 +98,7 @@ func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
 // from a follower: the command in the client's database, answered in the
 // client's protocol, a write applied at most once per request id.
 func (p *pipeline) runForwarded(args [][]byte) {
-	if len(args) < 6 {
+	if len(args) < 7 {
 		p.immediate("ERR malformed FWD")
 		return
 	}
@@ -115,9 +115,9 @@ func (p *pipeline) runForwarded(args [][]byte) {
 		p.st.setResp(int(proto))
 		p.fwdOrigin = append(p.fwdOrigin[:0:0], args[3]...)
 	}
-	p.req = args[4]
-	p.run(args[5:])
-	p.req = nil
+	p.req, p.fwdUser = args[4], string(args[5])
+	p.run(args[6:])
+	p.req, p.fwdUser = nil, ""
 }
 
 // origin names the client whose writes the pipeline proposes (a storage
@@ -149,7 +149,7 @@ func (p *pipeline) flushForward() {
 	if len(timings) != len(cmds) {
 		timings = nil
 	}
-	replies, e := p.s.forward(p.st.db, p.st.resp, p.origin(), cmds)
+	replies, e := p.s.forward(p.st.db, p.st.resp, p.origin(), p.st.user, cmds)
 	if e != "" {
 		done := p.now()
 		for i := range cmds {
@@ -179,7 +179,7 @@ func (p *pipeline) flushForward() {
 // id was applied before is not applied again: the leader answers with the
 // stored reply (storage's request table). Reads simply run again. Only
 // when the wait runs out does the client hear CLUSTERDOWN or TRYAGAIN.
-func (s *Server) forward(db uint8, proto int, origin []byte, cmds [][][]byte) ([][]byte, string) {
+func (s *Server) forward(db uint8, proto int, origin []byte, user string, cmds [][][]byte) ([][]byte, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Raft.LeaderWait+10*time.Second)
 	defer cancel()
 	rids := make([][]byte, len(cmds))
@@ -206,7 +206,7 @@ func (s *Server) forward(db uint8, proto int, origin []byte, cmds [][][]byte) ([
 			last = clusterError(err)
 			continue
 		}
-		replies, err := s.fwd.do(ctx, addr, db, proto, origin, rids, cmds)
+		replies, err := s.fwd.do(ctx, addr, db, proto, origin, user, rids, cmds)
 		switch {
 		case errors.Is(err, errUnreachable):
 			last = "CLUSTERDOWN " + err.Error()

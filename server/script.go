@@ -69,10 +69,19 @@ func scriptRules(x *execCtx) (limited bool, rules string) {
 	if x.txn != nil { // inside EXEC: its entry says
 		return x.st.execACL != "", x.st.execACL
 	}
-	if x.st.internal {
-		return false, "" // forwarded: the follower checked it
-	}
 	u := x.s.connUser(x.st)
+	if x.st.internal {
+		// Forwarded: the follower checked the command and its KEYS, but
+		// the script's redis.call runs here, with the client's ACL (FWD
+		// names the user; one deleted meanwhile may run nothing).
+		if x.p == nil || x.p.fwdUser == "" {
+			return false, ""
+		}
+		var ok bool
+		if u, ok = x.s.userByName(x.p.fwdUser); !ok {
+			return true, "-@all"
+		}
+	}
 	if u == nil {
 		return true, "-@all"
 	}

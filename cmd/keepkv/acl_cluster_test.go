@@ -24,6 +24,9 @@ func TestACLReplicatedSurvivesLeaderKillAndRestart(t *testing.T) {
 	if err := fc.Do(ctx, "ACL", "SETUSER", "app", "on", ">app-pw", "~session:*", "+@read", "+@write", "-@dangerous").Err(); err != nil {
 		t.Fatalf("ACL SETUSER via a follower: %v", err)
 	}
+	if err := fc.Do(ctx, "ACL", "SETUSER", "scr", "on", ">scr-pw", "~session:*", "+@read", "+@write", "+@scripting").Err(); err != nil {
+		t.Fatalf("ACL SETUSER scr via a follower: %v", err)
+	}
 	if err := fc.Do(ctx, "ACL", "SETUSER", "default", "resetpass", ">admin-pw").Err(); err != nil {
 		t.Fatalf("ACL SETUSER default: %v", err)
 	}
@@ -34,6 +37,8 @@ func TestACLReplicatedSurvivesLeaderKillAndRestart(t *testing.T) {
 	for _, n := range nodes {
 		waitUser(t, n, "app", "app-pw", true)
 		checkConfined(t, n)
+		waitUser(t, n, "scr", "scr-pw", true)
+		checkScriptConfined(t, n)
 		anon := redis.NewClient(&redis.Options{Addr: n.addr(), MaxRetries: -1})
 		if err := anon.Get(ctx, "session:1").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
 			t.Errorf("%s: no password after ACL SETUSER default: %v", n.id, err)
@@ -100,6 +105,30 @@ func waitUser(t *testing.T, n *clusterNode, user, pass string, can bool) {
 
 // checkConfined: app writes and reads sessions through n, and is refused
 // user:* keys and KEYS.
+// checkScriptConfined: a user limited to session:* keys, allowed scripts,
+// cannot reach other keys through redis.call, whichever node it uses — on
+// a follower the script runs on the leader, which must apply the client's
+// ACL, not the forwarding peer's.
+func checkScriptConfined(t *testing.T, n *clusterNode) {
+	t.Helper()
+	ctx := context.Background()
+	scr := redis.NewClient(&redis.Options{Addr: n.addr(), Username: "scr", Password: "scr-pw", MaxRetries: -1})
+	defer scr.Close()
+	if err := scr.Eval(ctx, "return redis.call('SET', KEYS[1], 'v')", []string{"session:scr-" + n.id}).Err(); err != nil {
+		t.Errorf("%s: scr EVAL on its own keys: %v", n.id, err)
+	}
+	key := "user:via-script-" + n.id
+	err := scr.Eval(ctx, "return redis.call('SET', ARGV[1], 'stolen')", nil, key).Err()
+	if err == nil || !strings.Contains(err.Error(), "can't access at least one of the keys") {
+		t.Errorf("%s: scr EVAL writing %s through redis.call: %v", n.id, key, err)
+	}
+	admin := nodeClient(n)
+	defer admin.Close()
+	if v, err := admin.Exists(ctx, key).Result(); err != nil || v != 0 {
+		t.Errorf("%s: %s exists (%d, %v): a script got past the ACL", n.id, key, v, err)
+	}
+}
+
 func checkConfined(t *testing.T, n *clusterNode) {
 	t.Helper()
 	ctx := context.Background()

@@ -92,9 +92,9 @@ func peerHandshake(t *testing.T, from, to, secret string) (net.Conn, error) {
 }
 
 // fwdSet is a forwarded SET as a follower sends it on the Raft port
-// (FWD <db> <proto> <origin> <request id> <command...>).
+// (FWD <db> <proto> <origin> <request id> <user> <command...>).
 func fwdSet(key, val string) string {
-	args := []string{"FWD", "0", "2", "stranger", "stranger/1", "SET", key, val}
+	args := []string{"FWD", "0", "2", "stranger", "stranger/1", "default", "SET", key, val}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
