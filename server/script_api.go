@@ -105,20 +105,7 @@ func luaArgs(L *lua.LState) ([][]byte, string) {
 }
 
 // formatG17 is C's %.17g.
-func formatG17(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		if math.Signbit(f) {
-			return "-nan"
-		}
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	return strconv.FormatFloat(f, 'g', 17, 64)
-}
+func formatG17(f float64) string { return formatG(f, 17) }
 
 // redisCall is redis.call (raise) and redis.pcall.
 func (vm *scriptVM) redisCall(L *lua.LState, raise bool) int {

@@ -98,22 +98,18 @@ func (vm *scriptVM) cjsonModule(cfg func() *cjsonConfig) *lua.LTable {
 	intSetting("encode_max_depth", func(c *cjsonConfig) *int { return &c.encodeMaxDepth }, 1, math.MaxInt32)
 	intSetting("decode_max_depth", func(c *cjsonConfig) *int { return &c.decodeMaxDepth }, 1, math.MaxInt32)
 	intSetting("encode_number_precision", func(c *cjsonConfig) *int { return &c.precision }, 1, 14)
-	set("encode_keep_buffer", func(L *lua.LState) int {
-		c := cfg()
-		if L.GetTop() >= 1 {
-			c.keepBuffer = luaCheckBool(L, 1, "encode_keep_buffer")
-		}
-		L.Push(lua.LBool(c.keepBuffer))
-		return 1
-	})
-	set("decode_invalid_numbers", func(L *lua.LState) int {
-		c := cfg()
-		if L.GetTop() >= 1 {
-			c.decodeInvalidNumbers = luaCheckBool(L, 1, "decode_invalid_numbers")
-		}
-		L.Push(lua.LBool(c.decodeInvalidNumbers))
-		return 1
-	})
+	boolSetting := func(name string, get func(*cjsonConfig) *bool) {
+		set(name, func(L *lua.LState) int {
+			c := cfg()
+			if L.GetTop() >= 1 {
+				*get(c) = luaCheckBool(L, 1, name)
+			}
+			L.Push(lua.LBool(*get(c)))
+			return 1
+		})
+	}
+	boolSetting("encode_keep_buffer", func(c *cjsonConfig) *bool { return &c.keepBuffer })
+	boolSetting("decode_invalid_numbers", func(c *cjsonConfig) *bool { return &c.decodeInvalidNumbers })
 	set("encode_invalid_numbers", func(L *lua.LState) int {
 		c := cfg()
 		if L.GetTop() >= 1 {

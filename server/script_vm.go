@@ -272,7 +272,10 @@ func (vm *scriptVM) luaString(v lua.LValue) string {
 }
 
 // luaNumber formats a number as Lua 5.1 does (LUAI_NUMFFORMAT "%.14g").
-func luaNumber(f float64) string {
+func luaNumber(f float64) string { return formatG(f, 14) }
+
+// formatG is C's %.<prec>g, with C's spellings of NaN and the infinities.
+func formatG(f float64, prec int) string {
 	switch {
 	case math.IsNaN(f):
 		if math.Signbit(f) {
@@ -284,7 +287,7 @@ func luaNumber(f float64) string {
 	case math.IsInf(f, -1):
 		return "-inf"
 	}
-	return strconv.FormatFloat(f, 'g', 14, 64)
+	return strconv.FormatFloat(f, 'g', prec, 64)
 }
 
 func (vm *scriptVM) rawset(L *lua.LState) int {
