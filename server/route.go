@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keepkv/keepkv/replication"
 	"github.com/keepkv/keepkv/storage"
 )
 
@@ -188,6 +189,7 @@ func (s *Server) forward(db uint8, proto int, origin []byte, user string, cmds [
 	}
 	retryUntil := time.Now().Add(s.cfg.Raft.LeaderWait)
 	var last string
+	sent := false // some attempt reached a leader: the outcome may be unknown
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if time.Now().After(retryUntil) {
@@ -203,9 +205,16 @@ func (s *Server) forward(db uint8, proto int, origin []byte, user string, cmds [
 		addr, err := s.node.LeaderAddr(lctx)
 		lcancel()
 		if err != nil {
-			last = clusterError(err)
+			if !sent || last == "" {
+				// Nothing went out: no leader within the wait.
+				if errors.Is(err, context.DeadlineExceeded) {
+					err = replication.ErrNoLeader
+				}
+				last = clusterError(err)
+			}
 			continue
 		}
+		sent = true
 		replies, err := s.fwd.do(ctx, addr, db, proto, origin, user, rids, cmds)
 		switch {
 		case errors.Is(err, errUnreachable):
