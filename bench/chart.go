@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -20,11 +21,18 @@ func (r report) chart(path string) error {
 		title string
 		pick  func(cell) bool
 	}{
-		{"no pipelining (-P 1)", func(c cell) bool { return c.pipe == 1 }},
-		{"pipelined (-P 16)", func(c cell) bool { return c.pipe > 1 }},
+		{"no pipelining (-P 1)", func(c cell) bool { return c.pipe == 1 && !c.types }},
+		{"pipelined (-P 16)", func(c cell) bool { return c.pipe > 1 && !c.types }},
+		{"data types and a script (-P 1)", func(c cell) bool { return c.types }},
 	}
+	// A panel with no cells (the data types without -types) is left out.
+	panels = slices.DeleteFunc(panels, func(p struct {
+		title string
+		pick  func(cell) bool
+	}) bool {
+		return !slices.ContainsFunc(r.cells, p.pick)
+	})
 	plots := make([][]*plot.Plot, len(panels))
-	width := vg.Points(20)
 	for pi, panel := range panels {
 		p := plot.New()
 		p.Title.Text = "keepkv vs redis-server, " + panel.title
@@ -36,9 +44,15 @@ func (r report) chart(path string) error {
 		for ci, c := range r.cells {
 			if panel.pick(c) {
 				cells = append(cells, ci)
-				labels = append(labels, fmt.Sprintf("%s -d %d -c %d", strings.ToUpper(c.test), c.size, c.c))
+				label := fmt.Sprintf("%s -d %d -c %d", strings.ToUpper(c.test), c.size, c.c)
+				if c.types {
+					label = strings.ToUpper(c.test)
+				}
+				labels = append(labels, label)
 			}
 		}
+		// Bars narrow as a panel's cells grow, to fit its width.
+		width := min(vg.Points(20), vg.Points(760/float64(len(cells)*len(r.systems))))
 		for si, s := range r.systems {
 			vals := make(plotter.Values, len(cells))
 			for i, ci := range cells {
@@ -61,7 +75,7 @@ func (r report) chart(path string) error {
 		p.Add(plotter.NewGrid())
 		plots[pi] = []*plot.Plot{p}
 	}
-	img := vgimg.New(vg.Points(900), vg.Points(800))
+	img := vgimg.New(vg.Points(900), vg.Points(400*float64(len(panels))))
 	canvases := plot.Align(plots, draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(12), PadX: vg.Points(8), PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(8)}, draw.New(img))
 	for i := range plots {
 		plots[i][0].Draw(canvases[i][0])

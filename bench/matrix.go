@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -18,10 +19,25 @@ import (
 
 // cell is one redis-benchmark configuration.
 type cell struct {
-	test          string // "set" or "get"
+	test          string // a redis-benchmark -t test ("set", "get", "hset", ...)
 	pipe, size, c int
 	n, keyspace   int // requests per run, redis-benchmark -r
+
+	// The data types section: redis-benchmark's tests of the other types,
+	// and custom commands (cmd, with the label shown for it).
+	types bool
+	cmd   []string
+	label string
 }
+
+// smallSetScript is what the EVALSHA row runs: a plain SET through Lua,
+// to price scripting against the SET rows.
+const smallSetScript = "return redis.call('SET', KEYS[1], ARGV[1])"
+
+// typeWrites are redis-benchmark's tests of the data types that write
+// (compared with Redis appendfsync always); lrange_100 reads (compared
+// with Redis without persistence).
+var typeWrites = []string{"hset", "sadd", "spop", "zadd", "zpopmin", "lpush", "rpush", "lpop", "rpop", "mset"}
 
 // sample is one redis-benchmark result.
 type sample struct{ rps, p50, p99 float64 }
@@ -47,6 +63,14 @@ func matrixCells() []cell {
 		// a few thousand requests a second: fewer requests suffice.
 		{test: "set", pipe: 1, size: 3, c: 1, n: max(n/20, 1000)},
 	}
+	if *flagTypes {
+		tn := max(n/4, 1000)
+		for _, t := range append(slices.Clone(typeWrites), "lrange_100") {
+			cells = append(cells, cell{test: t, pipe: 1, size: 3, c: c, n: tn, types: true})
+		}
+		cells = append(cells, cell{test: "evalsha", pipe: 1, size: 3, c: c, n: tn, types: true,
+			cmd: []string{"EVALSHA", sha1hex(smallSetScript), "1", "key:__rand_int__", "xxx"}, label: "EVALSHA (a SET in Lua)"})
+	}
 	for i := range cells {
 		cells[i].keyspace = r
 	}
@@ -54,6 +78,9 @@ func matrixCells() []cell {
 }
 
 func (c cell) String() string {
+	if c.label != "" {
+		return fmt.Sprintf("%s -P %d -c %d", c.label, c.pipe, c.c)
+	}
 	return fmt.Sprintf("%s -P %d -d %d -c %d", strings.ToUpper(c.test), c.pipe, c.size, c.c)
 }
 
@@ -97,7 +124,12 @@ func runMatrix(ctx context.Context, bin, work string) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				r, err := redisBenchmark(ctx, s.nodes[0].port, c)
+				if c.cmd != nil && rep == 0 {
+					if err := redisCLI(ctx, s.nodes[0].port, "SCRIPT", "LOAD", smallSetScript); err != nil {
+						return fmt.Errorf("%s: %w", s.name, err)
+					}
+				}
+				r, err := redisBenchmark(ctx, s.nodes[0].port, c, c.cmd...)
 				if err != nil {
 					return fmt.Errorf("%s, %s: %w", s.name, c, err)
 				}
@@ -144,6 +176,17 @@ func redisBenchmark(ctx context.Context, port int, c cell, extra ...string) (sam
 	}
 	return parseCSV(out.Bytes())
 }
+
+// redisCLI runs one command with redis-cli and fails on an error reply.
+func redisCLI(ctx context.Context, port int, args ...string) error {
+	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-p", strconv.Itoa(port)}, args...)...).CombinedOutput()
+	if err != nil || bytes.HasPrefix(out, []byte("ERR")) || bytes.HasPrefix(out, []byte("(error)")) {
+		return fmt.Errorf("redis-cli %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func sha1hex(s string) string { return fmt.Sprintf("%x", sha1.Sum([]byte(s))) }
 
 // parseCSV reads redis-benchmark's --csv output (a header row, then one
 // row per test) by column name.
@@ -193,6 +236,12 @@ type report struct {
 	medians [][]sample // cell → system
 }
 
+// oneClient is the one-client SET cell.
+func (r report) oneClient() cell {
+	i := slices.IndexFunc(r.cells, func(c cell) bool { return c.c == 1 })
+	return r.cells[i]
+}
+
 func (r report) index(name string) int {
 	return slices.IndexFunc(r.systems, func(s system) bool { return s.name == name })
 }
@@ -201,7 +250,7 @@ func (r report) markdown() string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs), loopback, `go run ./bench -reps %d -n %d` (medians of %d interleaved repetitions, `-r %d`; the one-client row runs %d requests).\n\n",
-		time.Now().UTC().Format("2006-01-02"), host, runtime.NumCPU(), *flagReps, *flagN, *flagReps, *flagKeyspace, r.cells[len(r.cells)-1].n)
+		time.Now().UTC().Format("2006-01-02"), host, runtime.NumCPU(), *flagReps, *flagN, *flagReps, *flagKeyspace, r.oneClient().n)
 	b.WriteString("Requests per second (p50 / p99 latency in ms):\n\n| benchmark |")
 	for _, s := range r.systems {
 		fmt.Fprintf(&b, " %s |", s.name)
@@ -275,6 +324,11 @@ func (r report) targets() []target {
 	for ci, c := range r.cells {
 		m := r.medians[ci]
 		switch {
+		case c.types && c.test == "lrange_100":
+			ts = append(ts, target{fmt.Sprintf("1 node %s ÷ redis off", c), m[one].rps / m[off].rps, 0.8, "≥"})
+		case c.types && slices.Contains(typeWrites, c.test):
+			ts = append(ts, target{fmt.Sprintf("1 node %s ÷ redis always", c), m[one].rps / m[always].rps, 0.6, "≥"})
+		case c.types:
 		case c.test == "set" && c.c > 1:
 			goal := 0.6
 			if c.pipe > 1 {

@@ -85,8 +85,15 @@ func readKey(t *testing.T, db *storage.DB, key string) string {
 }
 
 func TestSingleNodeWritesSurviveRestart(t *testing.T) {
+	for _, kind := range []string{"bolt", "wal"} {
+		t.Run(kind, func(t *testing.T) { testWritesSurviveRestart(t, kind) })
+	}
+}
+
+func testWritesSurviveRestart(t *testing.T, kind string) {
 	dir := t.TempDir()
-	d := startDiskNode(t, dir, nil)
+	withKind := func(c *Config) { c.LogStoreKind = kind }
+	d := startDiskNode(t, dir, withKind)
 	ctx := context.Background()
 	props := make([]*Proposal, 0, 200)
 	for range 200 {
@@ -103,9 +110,23 @@ func TestSingleNodeWritesSurviveRestart(t *testing.T) {
 	}
 	d.stop(t)
 
+	// The other kind of log store is refused on this data dir: it would
+	// start from an empty log beside the full one.
+	other := map[string]string{"bolt": "wal", "wal": "bolt"}[kind]
+	db, err := storage.Open(filepath.Join(dir, "state.db"), storage.Options{InitialMmapSize: 1 << 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{NodeID: "n1", Dir: filepath.Join(dir, "raft"), RaftBind: "127.0.0.1:0", Logger: testLogger(t, "n1"), LogStoreKind: other}
+	if n, err := New(cfg, db); err == nil {
+		n.Close()
+		t.Fatalf("a %s data dir opened with LogStoreKind %q", kind, other)
+	}
+	db.Close()
+
 	// Restart: the log is replayed, but every entry is at or below bbolt's
 	// applied index, so INCR must not be applied twice.
-	d = startDiskNode(t, dir, nil)
+	d = startDiskNode(t, dir, withKind)
 	defer d.stop(t)
 	if err := d.node.ReadBarrier(ctx); err != nil {
 		t.Fatal(err)

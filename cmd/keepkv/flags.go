@@ -56,6 +56,8 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	MaxAppendEntries  int
+	RaftLog           string
+	CheckpointEvery   time.Duration
 	PprofAddr         string
 	Join              string
 	Peers             string
@@ -132,6 +134,8 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 5*time.Second, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
+	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoints of applied writes to state.db: longer means fewer, larger bbolt commits (a key written many times in one window is written once) and more Raft log to replay after a crash")
+	fs.StringVar(&c.RaftLog, "raft-log", "bolt", "Raft log store: bolt (hashicorp/raft-boltdb, the default) or wal (hashicorp/raft-wal, experimental, for benchmarks); a data dir keeps the kind it was created with")
 	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft address (or, without --cluster-secret and --tls-cluster, its client address) instead of bootstrapping")
 	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
 	fs.BoolVar(&c.StaleReads, "stale-reads", false, "serve reads from this node's local state even on followers (as READONLY does per connection)")
@@ -326,6 +330,8 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.SnapshotInterval = c.SnapshotInterval
 	sc.Raft.TrailingLogs = c.TrailingLogs
 	sc.Raft.MaxAppendEntries = c.MaxAppendEntries
+	sc.Raft.LogStoreKind = c.RaftLog
+	sc.Storage.CheckpointInterval = c.CheckpointEvery
 	return sc
 }
 
