@@ -127,7 +127,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 	case "memory":
 		return s.infoMemory()
 	case "persistence":
-		return [][2]string{
+		return append([][2]string{
 			{"loading", "0"}, {"async_loading", "0"},
 			// Every acknowledged write is durable: nothing waits for a save.
 			{"rdb_changes_since_last_save", "0"},
@@ -142,7 +142,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keepkv_checkpoint_backlog_waits", i64s(s.db.BacklogWaits())},
 			{"keepkv_expiry_paced_waits", i64s(s.stats.expirePaced.Load())},
 			{"keepkv_gc_pending_collections", i64s(s.db.GarbageCount())},
-		}
+		}, s.metrics.writePath().info()...)
 	case "stats":
 		st := &s.stats
 		total := st.commands.Load()

@@ -49,6 +49,18 @@ type nodeMetrics struct {
 	// applyErrors counts applied commands whose result was an error.
 	applyErrors atomic.Uint64
 
+	// The write path's batching, for INFO persistence and the
+	// keepkv_write_path_* counters: appends to the Raft log store (each
+	// fsyncs; logSyncs per append), the entries they wrote, the entries
+	// and commands applied, and the checkpoints (two fdatasyncs each: a
+	// bbolt commit syncs its pages, then its meta page).
+	logSyncs        uint64
+	logAppends      atomic.Uint64
+	logEntries      atomic.Uint64
+	appliedEntries  atomic.Uint64
+	appliedCommands atomic.Uint64
+	checkpoints     atomic.Uint64
+
 	propose        prometheus.Histogram
 	applyBatch     prometheus.Histogram
 	batchEntries   prometheus.Histogram
@@ -59,7 +71,10 @@ type nodeMetrics struct {
 }
 
 func newNodeMetrics(s *Server) *nodeMetrics {
-	m := &nodeMetrics{reg: prometheus.NewRegistry(), unknown: newCmdMetrics("unknown")}
+	m := &nodeMetrics{reg: prometheus.NewRegistry(), unknown: newCmdMetrics("unknown"), logSyncs: 2}
+	if s.cfg.Raft.LogStoreKind == "wal" {
+		m.logSyncs = 1 // raft-wal fsyncs a segment once per append
+	}
 	lat := func(name, help string) prometheus.Histogram {
 		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: cmdLatencyBuckets})
 	}
@@ -92,6 +107,8 @@ func (m *nodeMetrics) onApplied(a storage.Applied) {
 	}
 	m.batchEntries.Observe(float64(len(a.Results)))
 	m.batchCommands.Observe(float64(cmds))
+	m.appliedEntries.Add(uint64(len(a.Results)))
+	m.appliedCommands.Add(uint64(cmds))
 	if errs > 0 {
 		m.applyErrors.Add(uint64(errs))
 	}
@@ -111,11 +128,54 @@ func (m *nodeMetrics) forwardedN(n int) {
 	}
 }
 
-func (m *nodeMetrics) onStoreLogs(_ int, d time.Duration)  { m.storeLogs.Observe(d.Seconds()) }
+func (m *nodeMetrics) onStoreLogs(n int, d time.Duration) {
+	m.storeLogs.Observe(d.Seconds())
+	m.logAppends.Add(1)
+	m.logEntries.Add(uint64(n))
+}
+
 func (m *nodeMetrics) onApplyBatch(_ int, d time.Duration) { m.applyBatch.Observe(d.Seconds()) }
 func (m *nodeMetrics) onCheckpoint(d time.Duration, bytes int64) {
+	m.checkpoints.Add(1)
 	m.checkpoint.Observe(d.Seconds())
 	m.checkpointSize.Add(float64(bytes))
+}
+
+// writePath is the write path's batching so far: what INFO persistence
+// prints and /metrics exports.
+type writePath struct {
+	logAppends, logEntries, appliedEntries, appliedCommands uint64
+	logFsyncs, checkpointFsyncs                             uint64
+}
+
+func (m *nodeMetrics) writePath() writePath {
+	w := writePath{logAppends: m.logAppends.Load(), logEntries: m.logEntries.Load(),
+		appliedEntries: m.appliedEntries.Load(), appliedCommands: m.appliedCommands.Load()}
+	w.logFsyncs = w.logAppends * m.logSyncs
+	w.checkpointFsyncs = 2 * m.checkpoints.Load()
+	return w
+}
+
+// ratio formats a/b with three decimals, 0 when b is 0.
+func ratio(a, b uint64) string {
+	if b == 0 {
+		return "0.000"
+	}
+	return strconv.FormatFloat(float64(a)/float64(b), 'f', 3, 64)
+}
+
+// info is INFO persistence's view of it: totals, and the averages since
+// start (commands per entry, entries per log append, fdatasyncs per
+// applied command).
+func (w writePath) info() [][2]string {
+	return [][2]string{
+		{"keepkv_log_appends", u64s(w.logAppends)}, {"keepkv_log_entries", u64s(w.logEntries)},
+		{"keepkv_applied_entries", u64s(w.appliedEntries)}, {"keepkv_applied_commands", u64s(w.appliedCommands)},
+		{"keepkv_log_fsyncs", u64s(w.logFsyncs)}, {"keepkv_checkpoint_fsyncs", u64s(w.checkpointFsyncs)},
+		{"keepkv_commands_per_entry", ratio(w.appliedCommands, w.appliedEntries)},
+		{"keepkv_entries_per_log_append", ratio(w.logEntries, w.logAppends)},
+		{"keepkv_fsyncs_per_command", ratio(w.logFsyncs+w.checkpointFsyncs, w.appliedCommands)},
+	}
 }
 
 // raftSink routes hashicorp/raft's go-metrics (raft.commitTime,
@@ -235,10 +295,15 @@ var (
 	dHits           = desc("keepkv_keyspace_hits_total", "Key lookups that found the key.")
 	dMisses         = desc("keepkv_keyspace_misses_total", "Key lookups that did not.")
 	dIterCancelled  = desc("keepkv_iterations_cancelled_total", "KEYS/SCAN runs that ended because their client went away.")
+	dLogAppends     = desc("keepkv_raft_log_appends_total", "Writes to the Raft log store (each one fsyncs).")
+	dLogEntries     = desc("keepkv_raft_log_entries_total", "Log entries written to the Raft log store.")
+	dAppliedEntries = desc("keepkv_applied_entries_total", "Log entries applied to the state.")
+	dAppliedCmds    = desc("keepkv_applied_commands_total", "Commands applied to the state (a pipeline's writes, an EXEC, a script's entry hold several).")
+	dFsyncs         = desc("keepkv_fsyncs_total", "fdatasyncs by file, counted per commit: the Raft log (raft-boltdb: 2 per append, raft-wal: 1) and the state file (2 per checkpoint).", "file")
 	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dDurableIndex, dTerm, dLeader, dHasLeader,
 		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dStateFile,
 		dStateUsed, dGarbage, dKeys, dExpiring, dKeysByType, dExpired, dExpiryBacklog, dExpiryWheel, dExpiryPaced, dClients, dBlocked,
-		dConnections, dRejected, dHits, dMisses, dIterCancelled}
+		dConnections, dRejected, dHits, dMisses, dIterCancelled, dLogAppends, dLogEntries, dAppliedEntries, dAppliedCmds, dFsyncs}
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -265,6 +330,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	m := s.metrics
 	counter(dForwarded, float64(m.forwarded.Load()))
 	counter(dApplyErrors, float64(m.applyErrors.Load()))
+	wp := m.writePath()
+	counter(dLogAppends, float64(wp.logAppends))
+	counter(dLogEntries, float64(wp.logEntries))
+	counter(dAppliedEntries, float64(wp.appliedEntries))
+	counter(dAppliedCmds, float64(wp.appliedCommands))
+	counter(dFsyncs, float64(wp.logFsyncs), "raft-log")
+	counter(dFsyncs, float64(wp.checkpointFsyncs), "state")
 	st := &s.stats
 	counter(dExpired, float64(st.expired.Load()))
 	counter(dExpiryPaced, float64(st.expirePaced.Load()))

@@ -213,6 +213,12 @@ func TestMetricsMoveWithAWorkload(t *testing.T) {
 		{"keepkv_raft_apply_batch_commands", nil, 1},
 		{"keepkv_raft_apply_duration_seconds", nil, 1},
 		{"keepkv_raft_log_store_duration_seconds", nil, 1},
+		{"keepkv_raft_log_appends_total", nil, 1},
+		{"keepkv_raft_log_entries_total", nil, 10},
+		{"keepkv_applied_entries_total", nil, 10},
+		// 4 SETs, the pipeline's 2, EXEC (one command), INCR, the 2 with a TTL, a delete
+		{"keepkv_applied_commands_total", nil, 11},
+		{"keepkv_fsyncs_total", []string{"file=raft-log"}, 2},
 		// go-metrics from hashicorp/raft, through the sink (a process-wide
 		// count: other nodes of the test binary add to it).
 		{"keepkv_raft_apply", nil, 10},
@@ -253,9 +259,44 @@ func TestMetricsMoveWithAWorkload(t *testing.T) {
 	if err := s.DB().Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := scrapeMetrics(t, base).value("keepkv_checkpoint_duration_seconds") - before.value("keepkv_checkpoint_duration_seconds"); got < 1 {
+	final := scrapeMetrics(t, base)
+	if got := final.value("keepkv_checkpoint_duration_seconds") - before.value("keepkv_checkpoint_duration_seconds"); got < 1 {
 		t.Errorf("keepkv_checkpoint_duration_seconds moved by %v, want at least 1", got)
 	}
+	if got := final.value("keepkv_fsyncs_total", "file=state") - before.value("keepkv_fsyncs_total", "file=state"); got < 2 {
+		t.Errorf("keepkv_fsyncs_total{file=state} moved by %v after a checkpoint, want at least 2", got)
+	}
+	// INFO persistence prints the same figures, and their ratios.
+	info := infoFields(t, c, "persistence")
+	appends, _ := strconv.ParseUint(info["keepkv_log_appends"], 10, 64)
+	logFsyncs, _ := strconv.ParseUint(info["keepkv_log_fsyncs"], 10, 64)
+	cmds, _ := strconv.ParseUint(info["keepkv_applied_commands"], 10, 64)
+	entries, _ := strconv.ParseUint(info["keepkv_applied_entries"], 10, 64)
+	if appends == 0 || logFsyncs != 2*appends || cmds < entries || entries == 0 {
+		t.Errorf("INFO persistence: log appends %d, log fsyncs %d (raft-boltdb syncs twice per append), applied commands %d, entries %d", appends, logFsyncs, cmds, entries)
+	}
+	if per, err := strconv.ParseFloat(info["keepkv_commands_per_entry"], 64); err != nil || per < 1 {
+		t.Errorf("INFO keepkv_commands_per_entry = %q", info["keepkv_commands_per_entry"])
+	}
+	if per, err := strconv.ParseFloat(info["keepkv_fsyncs_per_command"], 64); err != nil || per <= 0 {
+		t.Errorf("INFO keepkv_fsyncs_per_command = %q", info["keepkv_fsyncs_per_command"])
+	}
+}
+
+// infoFields reads one INFO section into a map.
+func infoFields(t *testing.T, c *redis.Client, section string) map[string]string {
+	t.Helper()
+	text, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(text, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			fields[k] = v
+		}
+	}
+	return fields
 }
 
 // keepkv_keys_by_type follows creates, overwrites by another type,
