@@ -279,7 +279,7 @@ type slot struct {
 
 // raw returns key's encoded record as applied so far, or nil.
 func (a *applier) raw(db uint8, key []byte) []byte {
-	return lookupLayers(a.layers, a.tx, db, key)
+	return lookupLayers(a.layers, a.db.cache, a.tx, db, key)
 }
 
 // lookup returns the key's live state. A key whose deadline has passed at

@@ -39,6 +39,10 @@ type Options struct {
 	// took (its bbolt commit and fsync) and how many bytes of applied
 	// changes it wrote (for metrics; it must be quick).
 	OnCheckpoint func(d time.Duration, bytes int64)
+	// ReadCacheBytes bounds the records of checkpointed keys kept in
+	// memory for reads and writes (recCache). Default 128 MiB; negative
+	// turns the cache off.
+	ReadCacheBytes int64
 	// OnRestore is told after Restore replaced the state (replicated sys
 	// entries, such as ACL users, may have changed). Default: ignore.
 	OnRestore func()
@@ -53,6 +57,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 100 * time.Millisecond
+	}
+	if o.ReadCacheBytes == 0 {
+		o.ReadCacheBytes = 128 << 20
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 256 << 20
@@ -89,6 +96,7 @@ type DB struct {
 	mem     sync.RWMutex // guards active, sealed, durable, ckptErr
 	active  *memLayer
 	sealed  []*memLayer // oldest first
+	cache   *recCache   // checkpointed records (cache.go)
 	durable uint64      // applied index checkpointed to bbolt
 	ckptErr error
 	pending atomic.Int64
@@ -109,7 +117,8 @@ type DB struct {
 
 // Open opens (creating if needed) the bbolt file at path.
 func Open(path string, opts Options) (*DB, error) {
-	db := &DB{path: path, opts: opts.withDefaults(), active: newLayer(), ckptEnd: make(chan struct{}),
+	opts = opts.withDefaults()
+	db := &DB{path: path, opts: opts, active: newLayer(), cache: newRecCache(opts.ReadCacheBytes), ckptEnd: make(chan struct{}),
 		ckptKick: make(chan struct{}, 1), ckptNow: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create dir: %w", err)
@@ -260,7 +269,9 @@ func (db *DB) View(fn func(r *Reader) error) error {
 	defer db.mem.RUnlock()
 	layers := db.layersLocked()
 	applied := db.applied.Load()
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, layers: layers, applied: applied}) })
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return fn(&Reader{tx: tx, layers: layers, cache: db.cache, applied: applied})
+	})
 }
 
 // DurableIndex returns the applied index checkpointed to bbolt.

@@ -80,9 +80,10 @@ func (l *memLayer) clear(db uint8, recs map[string][]byte, index map[string]Type
 	l.cleared[db] = true
 }
 
-// lookupLayers finds key's encoded record in layers (newest first), falling
-// back to tx. nil means absent.
-func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte {
+// lookupLayers finds key's encoded record in layers (newest first), then
+// in cache (nil: none) and falling back to tx. nil means absent. The
+// layers, cache and tx must have been taken under one hold of the mem lock.
+func lookupLayers(layers []*memLayer, cache *recCache, tx *bolt.Tx, db uint8, key []byte) []byte {
 	var mk string // built once, and only if some layer holds records
 	for _, l := range layers {
 		if len(l.recs) > 0 {
@@ -95,6 +96,11 @@ func lookupLayers(layers []*memLayer, tx *bolt.Tx, db uint8, key []byte) []byte 
 		}
 		if l.cleared[db] {
 			return nil
+		}
+	}
+	if cache != nil {
+		if rec, ok := cache.get(db, key); ok {
+			return rec
 		}
 	}
 	return tx.Bucket(dbBuckets[db]).Get(dataKey(key))
@@ -272,6 +278,9 @@ func (db *DB) Flush() error {
 	db.mem.Lock()
 	db.sealed = db.sealed[len(list):]
 	db.durable = list[len(list)-1].applied
+	for _, l := range list {
+		db.cache.merge(l)
+	}
 	db.mem.Unlock()
 	db.pending.Add(-freed)
 	db.measure()

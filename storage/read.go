@@ -23,12 +23,13 @@ type Value struct {
 type Reader struct {
 	tx      *bolt.Tx
 	layers  []*memLayer
+	cache   *recCache // nil: read bbolt alone below the layers
 	applied uint64
 }
 
 // Get returns key's value in database db at time now.
 func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
-	raw := lookupLayers(r.layers, r.tx, db, key)
+	raw := lookupLayers(r.layers, r.cache, r.tx, db, key)
 	rec, ok := decodeRecord(raw)
 	if !ok || expired(rec.deadline, now) {
 		return Value{}, false

@@ -1,0 +1,98 @@
+package storage
+
+// recCache keeps the records of recently checkpointed keys in memory, so
+// that a read (GET) or a write that needs a key's old record (SET) finds
+// it in a hash map instead of descending bbolt's B+tree.
+//
+// It holds exactly what bbolt holds for each key it has: a checkpoint
+// merges the layers it committed into it (a deleted key leaves it, an
+// emptied database empties its map), and readers look through the
+// unflushed layers first, so a newer write always wins. It is changed only
+// while the DB's mem lock is write-held (by the checkpoint that drops the
+// layers, by Restore) and read while it is held for reading or writing
+// (View, ApplyBatch): it needs no lock of its own. It is filled by writes
+// only; a key read but not written since the node started is read from
+// bbolt.
+//
+// It is bounded by Options.ReadCacheBytes: past the bound, a merge
+// evicts keys in Go's map iteration order (effectively at random) until a
+// tenth of the bound is free.
+type recCache struct {
+	limit int64
+	size  int64
+	dbs   [NumDBs]map[string][]byte // key → encoded record
+}
+
+// cacheOverhead approximates a map entry's cost beside its key and value.
+const cacheOverhead = 64
+
+func newRecCache(limit int64) *recCache { return &recCache{limit: limit} }
+
+// get returns key's record if the cache holds it.
+func (c *recCache) get(db uint8, key []byte) ([]byte, bool) {
+	m := c.dbs[db]
+	if m == nil {
+		return nil, false
+	}
+	rec, ok := m[string(key)]
+	return rec, ok
+}
+
+// merge applies a checkpointed layer: its emptied databases, then its
+// records, in the order the layer applied them.
+func (c *recCache) merge(l *memLayer) {
+	if c.limit <= 0 {
+		return
+	}
+	for db, cleared := range l.cleared {
+		if cleared {
+			c.clearDB(uint8(db))
+		}
+	}
+	for mk, rec := range l.recs {
+		db, key := mk[0], mk[1:]
+		m := c.dbs[db]
+		if old, ok := m[key]; ok {
+			c.size -= int64(len(key) + len(old) + cacheOverhead)
+			delete(m, key)
+		}
+		if rec == nil {
+			continue
+		}
+		if m == nil {
+			m = map[string][]byte{}
+			c.dbs[db] = m
+		}
+		m[key] = rec
+		c.size += int64(len(key) + len(rec) + cacheOverhead)
+	}
+	if c.size > c.limit {
+		c.evict(c.limit - c.limit/10)
+	}
+}
+
+func (c *recCache) clearDB(db uint8) {
+	for key, rec := range c.dbs[db] {
+		c.size -= int64(len(key) + len(rec) + cacheOverhead)
+	}
+	c.dbs[db] = nil
+}
+
+// evict drops keys until the cache holds at most target bytes.
+func (c *recCache) evict(target int64) {
+	for db := range c.dbs {
+		for key, rec := range c.dbs[db] {
+			if c.size <= target {
+				return
+			}
+			c.size -= int64(len(key) + len(rec) + cacheOverhead)
+			delete(c.dbs[db], key)
+		}
+	}
+}
+
+// reset empties the cache (Restore replaced the state under it).
+func (c *recCache) reset() {
+	c.dbs = [NumDBs]map[string][]byte{}
+	c.size = 0
+}

@@ -1,0 +1,135 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// The read cache must never change what a read or a write sees. The same
+// random writes (SET, APPEND, INCR, DEL, RENAME, FLUSHDB, across two
+// databases), with checkpoints at random points, go to a DB whose cache is
+// small enough to evict all the time, to one with a large cache and to one
+// without: after every step every key reads the same in all three, and the
+// results and digests agree. Then a snapshot of the cached DB is restored
+// over a DB whose cache is full of other values: its reads follow the
+// snapshot.
+func TestReadCacheNeverChangesReads(t *testing.T) {
+	open := func(cache int64) *DB {
+		db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, ReadCacheBytes: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	dbs := []*DB{open(2000), open(64 << 20), open(-1)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := func() []byte { return fmt.Appendf(nil, "k%d", rng.IntN(40)) }
+	read := func(db *DB, n uint8, k []byte) string {
+		var out string
+		db.View(func(r *Reader) error {
+			v, ok := r.Get(n, k, 1000)
+			if ok {
+				out = fmt.Sprintf("%d:%q", v.Type, v.Data)
+			}
+			return nil
+		})
+		return out
+	}
+	hits := 0
+	for i := range 3000 {
+		c := Cmd{DB: uint8(rng.IntN(2))}
+		switch r := rng.IntN(100); {
+		case r < 40:
+			c.Op, c.Keys, c.Vals = OpSet, [][]byte{key()}, [][]byte{fmt.Appendf(nil, "v%d", i)}
+		case r < 55:
+			c.Op, c.Keys, c.Vals, c.Limit = OpAppend, [][]byte{key()}, [][]byte{[]byte("+")}, 1<<20
+		case r < 65:
+			c.Op, c.Keys, c.Int = OpIncrBy, [][]byte{key()}, 1
+		case r < 85:
+			c.Op, c.Keys = OpDel, [][]byte{key()}
+		case r < 98:
+			c.Op, c.Keys = OpRename, [][]byte{key(), key()}
+		default:
+			c.Op = OpFlushDB
+		}
+		e := LogEntry{Index: uint64(i + 1), Data: entry(1000, c)}
+		var results []string
+		for _, db := range dbs {
+			out := mustApply(t, db, e)
+			results = append(results, fmt.Sprintf("%+v", out.Results))
+			if rng.IntN(10) == 0 {
+				if err := db.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if results[0] != results[1] || results[1] != results[2] {
+			t.Fatalf("step %d %v: results differ: %v", i, c.Op, results)
+		}
+		for n := range uint8(2) {
+			for k := range 40 {
+				kb := fmt.Appendf(nil, "k%d", k)
+				a, b, want := read(dbs[0], n, kb), read(dbs[1], n, kb), read(dbs[2], n, kb)
+				if a != want || b != want {
+					t.Fatalf("step %d %v: db%d %s reads %s (small cache), %s (large cache), %s (no cache)", i, c.Op, n, kb, a, b, want)
+				}
+			}
+		}
+	}
+	for _, db := range dbs[:2] {
+		db.mem.RLock()
+		for n := range NumDBs {
+			hits += len(db.cache.dbs[n])
+		}
+		if db.cache.size > db.cache.limit {
+			t.Errorf("cache holds %d bytes, over its bound %d", db.cache.size, db.cache.limit)
+		}
+		db.mem.RUnlock()
+	}
+	if hits == 0 {
+		t.Fatal("the caches never held a record: the test exercised nothing")
+	}
+	var digests []string
+	for _, db := range dbs {
+		d, err := db.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d)
+	}
+	if digests[0] != digests[1] || digests[1] != digests[2] {
+		t.Fatalf("digests differ: %v", digests)
+	}
+
+	// Restore: a DB whose cache holds other values for the same keys.
+	other := open(64 << 20)
+	for k := range 40 {
+		mustApply(t, other, LogEntry{Index: uint64(k + 1), Data: entry(1000, set(fmt.Sprintf("k%d", k), "stale", 0))})
+	}
+	if err := other.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := dbs[1].Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err = snap.WriteTo(&buf)
+	snap.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 40 {
+		kb := fmt.Appendf(nil, "k%d", k)
+		if got, want := read(other, 0, kb), read(dbs[2], 0, kb); got != want {
+			t.Fatalf("after Restore %s reads %s, want %s", kb, got, want)
+		}
+	}
+}
