@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,5 +497,49 @@ func TestSnapshotCheckpointsBeforeItCompletes(t *testing.T) {
 	rc.Close()
 	if durable < meta.Index {
 		t.Fatalf("snapshot at %d completed with bbolt durable at %d", meta.Index, durable)
+	}
+}
+
+// gatedLogStore blocks StoreLogs while gate is set, telling entered when
+// a blocked call begins.
+type gatedLogStore struct {
+	raft.LogStore
+	gate    atomic.Bool
+	release chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedLogStore) StoreLogs(logs []*raft.Log) error {
+	if g.gate.Load() {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.LogStore.StoreLogs(logs)
+}
+
+// A single node's reads need no round through Raft's leader loop: while
+// that loop is stuck storing a batch of writes, ReadBarrier still answers
+// at once (with a 3-node configuration it would wait for the loop).
+func TestSingleVoterReadsSkipTheLeaderLoop(t *testing.T) {
+	store := &gatedLogStore{LogStore: raft.NewInmemStore(), release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	d := startDiskNode(t, t.TempDir(), func(c *Config) { c.LogStore = store })
+	defer d.stop(t)
+	ctx := context.Background()
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	store.gate.Store(true)
+	p := d.node.Propose(ctx, incrEntry("n"))
+	<-store.entered // the leader loop is inside StoreLogs now
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := d.node.ReadBarrier(rctx)
+	cancel()
+	store.gate.Store(false)
+	close(store.release)
+	if err != nil {
+		t.Fatalf("ReadBarrier while the leader loop stores a batch: %v", err)
+	}
+	if res, err := p.Wait(); err != nil || res[0].Int != 2 {
+		t.Fatalf("the blocked write: %+v, %v", res, err)
 	}
 }
