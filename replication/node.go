@@ -63,7 +63,11 @@ type Config struct {
 	// hashicorp/raft-boltdb/v2 in raft.db) or "wal" (hashicorp/raft-wal
 	// in raft-wal/, one fsync per append instead of two; experimental, for
 	// measurement only). A data dir keeps the kind it was created with.
-	LogStoreKind      string
+	LogStoreKind string
+	// GroupCommit queues proposals while a round of them is in Raft and
+	// hands the queue over as the next round when that one has applied
+	// (see rounds).
+	GroupCommit       bool
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
@@ -158,6 +162,7 @@ type Node struct {
 
 	logStore  raft.LogStore
 	bolt      closer // the on-disk log store; nil when LogStore is overridden
+	rounds    rounds
 	transport raft.Transport
 	ownsTrans bool
 	mux       *muxLayer

@@ -87,21 +87,25 @@ func readKey(t *testing.T, db *storage.DB, key string) string {
 
 func TestSingleNodeWritesSurviveRestart(t *testing.T) {
 	for _, kind := range []string{"bolt", "wal"} {
-		t.Run(kind, func(t *testing.T) { testWritesSurviveRestart(t, kind) })
+		for _, group := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/group-commit=%v", kind, group), func(t *testing.T) { testWritesSurviveRestart(t, kind, group) })
+		}
 	}
 }
 
-func testWritesSurviveRestart(t *testing.T, kind string) {
+func testWritesSurviveRestart(t *testing.T, kind string, group bool) {
 	dir := t.TempDir()
-	withKind := func(c *Config) { c.LogStoreKind = kind }
+	withKind := func(c *Config) { c.LogStoreKind, c.GroupCommit = kind, group }
 	d := startDiskNode(t, dir, withKind)
 	ctx := context.Background()
 	props := make([]*Proposal, 0, 200)
 	for range 200 {
 		props = append(props, d.node.Propose(ctx, incrEntry("n")))
 	}
-	for i, p := range props {
-		res, err := p.Wait()
+	// Waited for in reverse: a queued proposal's Wait blocks until its
+	// round starts, and rounds start without anybody waiting.
+	for i := len(props) - 1; i >= 0; i-- {
+		res, err := props[i].Wait()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,6 +15,27 @@ import (
 type Proposal struct {
 	f   raft.ApplyFuture
 	err error
+
+	// With group commit: the entry, until its round starts; done is closed
+	// when the round's watcher has read the future's outcome into ferr
+	// (a raft future must not be read from two goroutines at once).
+	data []byte
+	done chan struct{}
+	ferr error
+}
+
+// rounds is group commit (Config.GroupCommit): while one round of
+// proposals is in Raft, new ones queue, and when every entry of the round
+// has applied, the queue goes to Raft at once as the next round. Raft's
+// leader loop then stores each round with one log append, and finds no new
+// entries waiting when its append completes, so it hands the round to the
+// state machine at once (it picks among ready work at random, and a
+// waiting append used to delay the previous round's commit by a whole
+// fsync).
+type rounds struct {
+	mu    sync.Mutex
+	open  bool
+	queue []*Proposal
 }
 
 // Propose hands an encoded storage.Entry to Raft without waiting for it to
@@ -26,7 +48,47 @@ func (n *Node) Propose(ctx context.Context, data []byte) *Proposal {
 			return &Proposal{err: err}
 		}
 	}
-	return &Proposal{f: n.raft.Apply(data, n.cfg.LeaderWait)}
+	if !n.cfg.GroupCommit {
+		return &Proposal{f: n.raft.Apply(data, n.cfg.LeaderWait)}
+	}
+	p := &Proposal{data: data, done: make(chan struct{})}
+	n.rounds.mu.Lock()
+	if n.rounds.open {
+		n.rounds.queue = append(n.rounds.queue, p)
+		n.rounds.mu.Unlock()
+		return p
+	}
+	n.rounds.open = true
+	n.rounds.mu.Unlock()
+	n.startRound([]*Proposal{p})
+	return p
+}
+
+// startRound hands a round's entries to Raft, in order, and watches for
+// its end.
+func (n *Node) startRound(ps []*Proposal) {
+	for _, p := range ps {
+		p.f = n.raft.Apply(p.data, n.cfg.LeaderWait)
+		p.data = nil
+	}
+	go n.endRound(ps)
+}
+
+// endRound waits until every entry of a round has applied (or failed),
+// then starts the next round with what queued meanwhile.
+func (n *Node) endRound(ps []*Proposal) {
+	for _, p := range ps {
+		p.ferr = p.f.Error()
+		close(p.done)
+	}
+	n.rounds.mu.Lock()
+	next := n.rounds.queue
+	n.rounds.queue = nil
+	n.rounds.open = len(next) > 0
+	n.rounds.mu.Unlock()
+	if len(next) > 0 {
+		n.startRound(next)
+	}
 }
 
 // Wait blocks until the proposal is committed and applied, and returns the
@@ -36,7 +98,14 @@ func (p *Proposal) Wait() ([]storage.Result, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if err := p.f.Error(); err != nil {
+	var err error
+	if p.done != nil {
+		<-p.done
+		err = p.ferr
+	} else {
+		err = p.f.Error()
+	}
+	if err != nil {
 		return nil, mapRaftError(err)
 	}
 	res, ok := p.f.Response().([]storage.Result)

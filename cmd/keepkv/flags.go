@@ -59,6 +59,7 @@ type Config struct {
 	RaftLog           string
 	CheckpointEvery   time.Duration
 	ReadCache         int64
+	GroupCommit       bool
 	PprofAddr         string
 	Join              string
 	Peers             string
@@ -137,6 +138,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", time.Second, "least time between two checkpoints of applied writes to state.db: longer means fewer, larger bbolt commits (a key written many times in one window is written once) and more Raft log to replay after a crash")
 	fs.Int64Var(&c.ReadCache, "read-cache-bytes", 128<<20, "memory for the records of recently written keys, read without a B+tree descent (negative: off)")
+	fs.BoolVar(&c.GroupCommit, "group-commit", true, "while one round of writes is in Raft, queue new ones and send them as the next round (one log append per round)")
 	fs.StringVar(&c.RaftLog, "raft-log", "bolt", "Raft log store: bolt (hashicorp/raft-boltdb, the default) or wal (hashicorp/raft-wal, experimental, for benchmarks); a data dir keeps the kind it was created with")
 	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft address (or, without --cluster-secret and --tls-cluster, its client address) instead of bootstrapping")
 	fs.StringVar(&c.Peers, "peers", "", "static cluster: id=raft-host:port,... (every node gets the same list, including itself)")
@@ -335,6 +337,7 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.LogStoreKind = c.RaftLog
 	sc.Storage.CheckpointInterval = c.CheckpointEvery
 	sc.Storage.ReadCacheBytes = c.ReadCache
+	sc.Raft.GroupCommit = c.GroupCommit
 	return sc
 }
 
