@@ -40,6 +40,7 @@ var (
 	flagPort        = flag.Int("port", 7600, "first loopback port to use")
 	flagKeepkv      = flag.String("keepkv-flags", "", "extra flags for every keepkv process, e.g. \"--pprof-addr 127.0.0.1:7701\" (with -skip-cluster or -scale: one process) to profile a run")
 	flagSkipCluster = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
+	flagRaftWAL     = flag.Bool("raft-wal", false, "add a node on the experimental hashicorp/raft-wal log store (--raft-log wal) beside the default raft-boltdb one")
 	flagTypes       = flag.Bool("types", true, "add redis-benchmark's data type tests (hset, sadd, spop, zadd, zpopmin, lpush, rpush, lpop, rpop, mset, lrange_100) and an EVALSHA of a small script, -P 1, -n/4 requests each")
 
 	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")

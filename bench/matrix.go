@@ -100,6 +100,14 @@ func runMatrix(ctx context.Context, bin, work string) error {
 		return err
 	}
 	systems = append(systems, system{"keepkv 1 node", []*server{one}})
+	if *flagRaftWAL {
+		wal := keepkvNode(bin, filepath.Join(work, "keepkv-wal"), port+30, "--raft-log", "wal")
+		wal.name = "keepkv 1 node raft-wal"
+		if err := wal.start(ctx); err != nil {
+			return err
+		}
+		systems = append(systems, system{wal.name, []*server{wal}})
+	}
 	if !*flagSkipCluster {
 		nodes, err := startCluster(ctx, bin, filepath.Join(work, "keepkv3"), port+10)
 		systems = append(systems, system{"keepkv 3 nodes", nodes})
