@@ -23,7 +23,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	if err := n.awaitLeader(ctx); err != nil {
 		return err
 	}
-	if n.soleVoter() {
+	if n.SoleVoter() {
 		return nil
 	}
 	n.mu.Lock()
@@ -99,7 +99,7 @@ func mapRaftError(err error) error {
 	return err
 }
 
-// soleVoter reports whether this node is the ready leader of a
+// SoleVoter reports whether this node is the ready leader of a
 // configuration in which it is the only voter. Raft's VerifyLeader then
 // answers at once, without asking anybody (its quorum is this node), but
 // only after a trip through Raft's leader loop, which may be busy storing a
@@ -107,7 +107,7 @@ func mapRaftError(err error) error {
 // commit anything while this one is leader here: a configuration that adds
 // a voter takes effect on this leader as soon as it is appended, and from
 // then on reads take the full round.
-func (n *Node) soleVoter() bool {
+func (n *Node) SoleVoter() bool {
 	if n.raft.State() != raft.Leader || !n.IsReadyLeader() {
 		return false
 	}

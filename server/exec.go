@@ -224,11 +224,14 @@ func (p *pipeline) read(x *execCtx, cmd *command, args [][]byte) {
 func (p *pipeline) readAfter(barrier func(context.Context) error, x *execCtx, cmd *command, args [][]byte) {
 	if !p.barrier {
 		p.barrier = true
-		ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
-		if err := barrier(ctx); err != nil {
-			p.err = clusterError(err)
+		// A single voter's barrier needs no wait (and no context for one).
+		if !p.s.node.SoleVoter() {
+			ctx, cancel := context.WithTimeout(context.Background(), p.s.cfg.Raft.LeaderWait+time.Second)
+			if err := barrier(ctx); err != nil {
+				p.err = clusterError(err)
+			}
+			cancel()
 		}
-		cancel()
 	}
 	if p.err != "" {
 		p.flushReads()

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/keepkv/keepkv/storage"
 )
@@ -145,7 +144,19 @@ func (t commandTable) lookup(name []byte) *command {
 	if c, ok := t[string(name)]; ok {
 		return c
 	}
-	return t[strings.ToLower(string(name))]
+	// ASCII case folding, as Redis compares command names; on the stack,
+	// so an upper-case GET costs no allocation.
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil // no command name is this long
+	}
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		buf[i] = b
+	}
+	return t[string(buf[:len(name)])]
 }
 
 // newCommandTable builds the table once per server.
