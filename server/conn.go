@@ -10,6 +10,10 @@ import (
 
 // connState is one client connection's state, kept in redcon's Context.
 type connState struct {
+	// writeBuf is the pipeline's write queue, kept between pipelines so a
+	// busy connection does not grow a new one for each.
+	writeBuf []pendingWrite
+
 	id      uint64
 	addr    string
 	laddr   string

@@ -174,6 +174,9 @@ func (p *pipeline) run(args [][]byte) {
 		lc, reply := cmd.write(&x, args)
 		p.flushReads()
 		lc.DB = st.db
+		if p.writes == nil { // reuse the connection's buffer
+			p.writes, st.writeBuf = st.writeBuf, nil
+		}
 		p.writes = append(p.writes, pendingWrite{cmd: cmd, lc: lc, reply: reply, req: p.req})
 		return
 	}
@@ -263,7 +266,7 @@ func (p *pipeline) flushWrites() {
 	now := replication.Now()
 	proposed := time.Now() // for the metrics
 	for i := 0; i < len(writes); {
-		e := storage.Entry{Now: now, Origin: p.origin()}
+		e := storage.Entry{Now: now, Origin: p.origin(), Cmds: make([]storage.Cmd, 0, min(len(writes)-i, maxEntryCmds))}
 		size, start := 0, i
 		for ; i < len(writes) && len(e.Cmds) < maxEntryCmds && size < maxEntryBytes; i++ {
 			if writes[i].reply != "" {
@@ -292,7 +295,7 @@ func (p *pipeline) flushWrites() {
 		}
 		k := 0
 		for j := ch.first; j < ch.first+ch.n; j++ {
-			w := writes[j]
+			w := &writes[j]
 			errs := p.st.w.errs
 			switch {
 			case w.reply != "":
@@ -323,6 +326,8 @@ func (p *pipeline) flushWrites() {
 	}
 	// Writes applied by this pipeline are visible to its later reads; the
 	// read barrier already taken still covers them.
+	clear(writes)
+	p.st.writeBuf = writes[:0]
 }
 
 func (p *pipeline) reply(cmd *command, r storage.Result) {

@@ -39,9 +39,17 @@ const modBuckets = 1 << 14
 
 func modKey(db uint8, key []byte) string {
 	h := keyHash(key) ^ uint64(db)*0x9E3779B97F4A7C15
-	b := uint16(h % modBuckets)
-	return string([]byte{sysMod, byte(b >> 8), byte(b)})
+	return modKeys[h%modBuckets]
 }
+
+// modKeys holds every bucket's sys key, built once: a write touches one,
+// and building it per write was an allocation per key written.
+var modKeys = func() (ks [modBuckets]string) {
+	for b := range ks {
+		ks[b] = string([]byte{sysMod, byte(b >> 8), byte(b)})
+	}
+	return ks
+}()
 
 // lookupSys finds a sys value in layers (newest first), falling back to tx.
 func lookupSys(layers []*memLayer, tx *bolt.Tx, key string) []byte {
