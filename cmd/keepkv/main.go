@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -19,14 +18,6 @@ func main() {
 			os.Exit(1)
 		}
 		return
-	}
-	// The Go GC's default (GOGC=100) spent about a tenth more CPU per
-	// SET and GET under redis-benchmark than 200 (process CPU time per
-	// request, two runs each); the live heap (unflushed layers, the read
-	// cache) is bounded, so twice as much headroom is cheap. GOGC or
-	// GOMEMLIMIT in the environment override it.
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(200)
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
