@@ -14,24 +14,22 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// chart draws the medians as grouped bars, one panel without pipelining
-// and one with, since their scales differ tenfold.
+// panel is one chart of the figure: a title and the cells it shows.
+type panel struct {
+	title string
+	pick  func(cell) bool
+}
+
+// chart draws the medians as grouped bars, one panel without pipelining,
+// one with (their scales differ tenfold) and one for the data types.
 func (r report) chart(path string) error {
-	panels := []struct {
-		title string
-		pick  func(cell) bool
-	}{
+	panels := []panel{
 		{"no pipelining (-P 1)", func(c cell) bool { return c.pipe == 1 && !c.types }},
 		{"pipelined (-P 16)", func(c cell) bool { return c.pipe > 1 && !c.types }},
 		{"data types and a script (-P 1)", func(c cell) bool { return c.types }},
 	}
 	// A panel with no cells (the data types without -types) is left out.
-	panels = slices.DeleteFunc(panels, func(p struct {
-		title string
-		pick  func(cell) bool
-	}) bool {
-		return !slices.ContainsFunc(r.cells, p.pick)
-	})
+	panels = slices.DeleteFunc(panels, func(p panel) bool { return !slices.ContainsFunc(r.cells, p.pick) })
 	plots := make([][]*plot.Plot, len(panels))
 	for pi, panel := range panels {
 		p := plot.New()
