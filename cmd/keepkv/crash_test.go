@@ -217,7 +217,22 @@ type incrCount struct {
 func (c *incrCount) attempt() { c.mu.Lock(); c.attempts++; c.mu.Unlock() }
 func (c *incrCount) acked()   { c.mu.Lock(); c.acks++; c.mu.Unlock() }
 
+// Every acknowledged write survives SIGKILLs mid-stream, on the default
+// Raft log (raft-boltdb) and on the experimental raft-wal one.
 func TestCrashSafetyUnderSIGKILL(t *testing.T) {
+	for _, kind := range []string{"bolt", "wal"} {
+		t.Run("raft-log="+kind, func(t *testing.T) {
+			dir := testCrashSafety(t, "--raft-log", kind)
+			log := map[string]string{"bolt": "raft.db", "wal": "raft-wal"}[kind]
+			if _, err := os.Stat(filepath.Join(dir, "raft", log)); err != nil {
+				t.Fatalf("the node did not run on the %s log store: %v", kind, err)
+			}
+		})
+	}
+}
+
+// testCrashSafety runs the SIGKILL rounds and returns the data dir.
+func testCrashSafety(t *testing.T, extra ...string) string {
 	dir := filepath.Join(t.TempDir(), "data")
 	port := freePort(t)
 	ok := map[string]acked{}
@@ -226,7 +241,7 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	ctx := context.Background()
 	const rounds = 4
 	for round := range rounds {
-		p := startProc(t, dir, port)
+		p := startProc(t, dir, port, extra...)
 		c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, PoolSize: 16, DialTimeout: time.Second})
 		verify(t, c, ok, incr)
 		var wg sync.WaitGroup
@@ -241,13 +256,14 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 		c.Close()
 		t.Logf("round %d: %d acknowledged keys so far", round, len(ok))
 	}
-	p := startProc(t, dir, port)
+	p := startProc(t, dir, port, extra...)
 	c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
 	defer c.Close()
 	verify(t, c, ok, incr)
 	if len(ok) < 100 {
 		t.Fatalf("only %d writes acknowledged: the workload did not run", len(ok))
 	}
+	return dir
 }
 
 // checkAcked checks that every acknowledged key reads back, through
