@@ -116,12 +116,19 @@ func TestFailoverThroughAFollowerHasNoErrors(t *testing.T) {
 }
 
 // TestRollingRestartUnderLoad restarts the three nodes one at a time
-// (SIGTERM, then start again) while redis-benchmark runs through another
-// node: no run sees an error, and the counter counts every INCR once.
+// (SIGTERM, then start again) while redis-benchmark runs through a
+// follower that is not the one restarted: no run sees an error, and the
+// counter counts every INCR once. (The load never goes through the
+// leader: its own clients may hear TRYAGAIN when an election happens
+// anyway on this loaded machine, the documented unknown outcome; a CI
+// rehearsal failed that way once.)
 func TestRollingRestartUnderLoad(t *testing.T) {
 	nodes := startCluster(t, 3)
 	for i, n := range nodes {
 		via := nodes[(i+1)%len(nodes)]
+		if leader := leaderOf(t, nodes, via); via == leader {
+			via = nodes[(i+2)%len(nodes)]
+		}
 		before := counter(via)
 		b := startBenchmark(t, via)
 		awaitIncrs(t, via, b, before+benchRequests/5)
