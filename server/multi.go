@@ -235,6 +235,9 @@ func cmdKVExec(x *execCtx, args [][]byte) (storage.Cmd, string) {
 	}
 	keys := args[3 : 3+n]
 	lc := storage.Cmd{Op: storage.OpExec, Int: int64(x.st.resp), Keys: keys, Vals: append([][]byte{args[1]}, args[3+n:]...)}
+	if lc.Validate() != nil { // marks that do not match the keys: the log would refuse it
+		return storage.Cmd{}, "ERR malformed KVEXEC"
+	}
 	return lc, ""
 }
 

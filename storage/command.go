@@ -333,16 +333,16 @@ func (d *decoder) cmd() Cmd {
 	c.Keys = d.list()
 	c.Vals = d.list()
 	if d.err == nil {
-		if err := c.validate(); err != nil {
+		if err := c.Validate(); err != nil {
 			d.err = err
 		}
 	}
 	return c
 }
 
-// validate checks the shape a command's op requires, so that apply can index
+// Validate checks the shape a command's op requires, so that apply can index
 // Keys and Vals without checking.
-func (c *Cmd) validate() error {
+func (c *Cmd) Validate() error {
 	f := familyOf(c.Op)
 	if c.Op == 0 || (c.Op >= opStringMax && (f == nil || f.name(c.Op) == "")) {
 		return fmt.Errorf("%w: op %d", ErrBadEntry, c.Op)

@@ -334,7 +334,7 @@ func TestSetShapes(t *testing.T) {
 		{Op: opSetEnd, Keys: sbs("k")},
 	}
 	for _, c := range bad {
-		if err := c.validate(); err == nil {
+		if err := c.Validate(); err == nil {
 			t.Errorf("%s %d keys %d vals validated", c.Op, len(c.Keys), len(c.Vals))
 		}
 	}

@@ -97,7 +97,7 @@ func (t *Txn) Reader() *Reader {
 // back alone and yields ErrInternal, as at top level; an OpExec or
 // OpScript is refused (no nesting).
 func (t *Txn) Apply(c Cmd) Result {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return errResult(err)
 	}
 	if c.Op == OpExec || c.Op == OpScript {

@@ -399,7 +399,7 @@ func TestZSetHostileNumbers(t *testing.T) {
 		{Op: OpZRemRange, Keys: [][]byte{[]byte("z")}, Int: 2, Vals: [][]byte{[]byte("x"), []byte("+")}},
 		{Op: OpZAdd, Keys: [][]byte{[]byte("z")}, Vals: [][]byte{ScoreBytes(1), bytes.Repeat([]byte("m"), MaxKeyLen+1)}},
 	} {
-		if err := c.validate(); !errors.Is(err, ErrBadEntry) {
+		if err := c.Validate(); !errors.Is(err, ErrBadEntry) {
 			t.Errorf("cmd %d: validate = %v, want ErrBadEntry", i, err)
 		}
 	}
