@@ -181,7 +181,7 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 		return fmt.Errorf("storage: apply batch ending at %d: %w", last, err)
 	}
 	defer tx.Rollback()
-	a := applier{db: db, tx: tx, out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size, nextOID: db.nextOID.Load()}
+	a := applier{db: db, tx: tx, bv: newBoltView(tx), out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size, nextOID: db.nextOID.Load()}
 	for i, e := range entries {
 		if e.Index <= db.applied.Load() || e.Data == nil {
 			continue
@@ -211,6 +211,7 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 type applier struct {
 	db           *DB
 	tx           *bolt.Tx
+	bv           *boltView // tx, its buckets opened once
 	out          *Applied
 	layer        *memLayer   // the active layer, written to
 	layers       []*memLayer // every unflushed layer, newest first
@@ -279,7 +280,7 @@ type slot struct {
 
 // raw returns key's encoded record as applied so far, or nil.
 func (a *applier) raw(db uint8, key []byte) []byte {
-	return lookupLayers(a.layers, a.db.cache, a.tx, db, key)
+	return lookupLayers(a.layers, a.db.cache, a.bv, db, key)
 }
 
 // lookup returns the key's live state. A key whose deadline has passed at

@@ -72,18 +72,27 @@ func elemLess(a, b elemItem) bool { return a.key < b.key }
 func newElemTree() *btree.BTreeG[elemItem] { return btree.NewG(16, elemLess) }
 
 // lookupElem finds an element record in layers (newest first), falling
-// back to tx.
-func lookupElem(layers []*memLayer, tx *bolt.Tx, k []byte) ([]byte, bool) {
+// back to bbolt.
+func lookupElem(layers []*memLayer, bv *boltView, k []byte) ([]byte, bool) {
+	if v, live, found := layerElem(layers, k); found {
+		return v, live
+	}
+	v := bv.elems().Get(k)
+	return v, v != nil
+}
+
+// layerElem finds an element record in layers (newest first): found says
+// whether some layer has it, live whether that is not a deletion.
+func layerElem(layers []*memLayer, k []byte) (v []byte, live, found bool) {
 	for _, l := range layers {
 		if l.elems.Len() == 0 {
 			continue
 		}
 		if it, ok := l.elems.Get(elemItem{key: string(k)}); ok {
-			return it.val, !it.del
+			return it.val, !it.del, true
 		}
 	}
-	v := tx.Bucket(bucketElems).Get(k)
-	return v, v != nil
+	return nil, false, false
 }
 
 // rangeElems calls fn for each live element record whose key starts with
@@ -91,7 +100,7 @@ func lookupElem(layers []*memLayer, tx *bolt.Tx, k []byte) ([]byte, bool) {
 // nil: the first, or for reverse the last, of the prefix), until fn returns
 // false. The records of layers (newest first) shadow those of tx. Keys and
 // values passed to fn are valid only during the call.
-func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bool, fn func(k, v []byte) bool) {
+func rangeElems(layers []*memLayer, bv *boltView, prefix, from []byte, reverse bool, fn func(k, v []byte) bool) {
 	lo, hi := prefix, prefixEnd(prefix) // [lo, hi); hi nil: unbounded
 	if from != nil {
 		if reverse {
@@ -101,7 +110,7 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 		}
 	}
 	mem := newMemIter(layers, lo, hi, reverse)
-	c := tx.Bucket(bucketElems).Cursor()
+	c := bv.elems().Cursor()
 	var k, v []byte
 	if reverse {
 		if hi == nil {
@@ -138,7 +147,12 @@ func rangeElems(layers []*memLayer, tx *bolt.Tx, prefix, from []byte, reverse bo
 		case !memOK:
 			cmp = -1
 		default:
-			cmp = bytes.Compare(k, []byte(it.key))
+			switch { // string(k) in a comparison is not copied
+			case string(k) < it.key:
+				cmp = -1
+			case string(k) > it.key:
+				cmp = 1
+			}
 			if reverse {
 				cmp = -cmp
 			}
@@ -174,6 +188,8 @@ type memIter struct {
 	i       int
 	done    bool // nothing left beyond buf
 	window  int
+	got     [][]elemItem // per layer, the window's records (reused)
+	heads   []int        // per layer, the next of got to merge
 }
 
 func newMemIter(layers []*memLayer, lo, hi []byte, reverse bool) *memIter {
@@ -205,10 +221,12 @@ func (m *memIter) next() { m.i++ }
 // key up to bound is final.
 func (m *memIter) fill() {
 	inRange := func(k string) bool { return k >= m.lo && (m.hiOpen || k < m.hi) }
-	var got [][]elemItem
+	if m.got == nil {
+		m.got, m.heads = make([][]elemItem, len(m.layers)), make([]int, len(m.layers))
+	}
 	bound, bounded := "", false
-	for _, l := range m.layers {
-		var items []elemItem
+	for li, l := range m.layers {
+		items := m.got[li][:0]
 		visit := func(it elemItem) bool {
 			if !inRange(it.key) {
 				// Forward, past hi: done. Reverse starts at hi itself (skip
@@ -233,27 +251,20 @@ func (m *memIter) fill() {
 				bound, bounded = last, true
 			}
 		}
-		got = append(got, items)
+		m.got[li] = items
+		m.heads[li] = 0
 	}
-	seen := map[string]bool{}
 	m.buf, m.i = m.buf[:0], 0
-	for _, items := range got { // newest layer first: it wins
-		for _, it := range items {
-			if bounded && ((!m.reverse && it.key > bound) || (m.reverse && it.key < bound)) {
+	if len(m.layers) == 1 { // in order already, and nothing to shadow
+		for _, it := range m.got[0] {
+			if bounded && m.beyond(it.key, bound) {
 				break
 			}
-			if !seen[it.key] {
-				seen[it.key] = true
-				m.buf = append(m.buf, it)
-			}
+			m.buf = append(m.buf, it)
 		}
+	} else {
+		m.merge(bound, bounded)
 	}
-	slices.SortFunc(m.buf, func(a, b elemItem) int {
-		if m.reverse {
-			return cmpStr(b.key, a.key)
-		}
-		return cmpStr(a.key, b.key)
-	})
 	switch {
 	case !bounded:
 		m.done = true
@@ -265,15 +276,46 @@ func (m *memIter) fill() {
 	m.window = min(2*m.window, 4096)
 }
 
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// beyond reports whether key comes after bound in the iteration's order.
+func (m *memIter) beyond(key, bound string) bool {
+	if m.reverse {
+		return key < bound
 	}
-	return 0
+	return key > bound
 }
+
+// merge appends to buf the newest record of each key in the layers'
+// windows, in the iteration's order, up to bound: a merge of the windows
+// (each in order already), the newest layer winning a key several hold.
+func (m *memIter) merge(bound string, bounded bool) {
+	for {
+		best := -1
+		for li, items := range m.got {
+			h := m.heads[li]
+			if h == len(items) {
+				continue
+			}
+			// Strictly before only: on a tie the newer (earlier) layer stays.
+			if best < 0 || m.beyond(m.got[best][m.heads[best]].key, items[h].key) {
+				best = li
+			}
+		}
+		if best < 0 {
+			return
+		}
+		it := m.got[best][m.heads[best]]
+		if bounded && m.beyond(it.key, bound) {
+			return
+		}
+		m.buf = append(m.buf, it)
+		for li, items := range m.got { // the older layers' records of the key
+			if h := m.heads[li]; h < len(items) && items[h].key == it.key {
+				m.heads[li]++
+			}
+		}
+	}
+}
+
 
 // writeElems writes a layer's element records and garbage queue changes
 // into a bbolt write transaction, in key order.

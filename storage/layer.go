@@ -81,9 +81,9 @@ func (l *memLayer) clear(db uint8, recs map[string][]byte, index map[string]Type
 }
 
 // lookupLayers finds key's encoded record in layers (newest first), then
-// in cache (nil: none) and falling back to tx. nil means absent. The
-// layers, cache and tx must have been taken under one hold of the mem lock.
-func lookupLayers(layers []*memLayer, cache *recCache, tx *bolt.Tx, db uint8, key []byte) []byte {
+// in cache (nil: none) and falling back to bbolt. nil means absent. The
+// layers, cache and view must have been taken under one hold of the mem lock.
+func lookupLayers(layers []*memLayer, cache *recCache, bv *boltView, db uint8, key []byte) []byte {
 	var mk string // built once, and only if some layer holds records
 	for _, l := range layers {
 		if len(l.recs) > 0 {
@@ -103,13 +103,13 @@ func lookupLayers(layers []*memLayer, cache *recCache, tx *bolt.Tx, db uint8, ke
 			return rec
 		}
 	}
-	return tx.Bucket(dbBuckets[db]).Get(dataKey(key))
+	return bv.data(db).Get(dataKey(key))
 }
 
 // indexed returns the type of the key whose expiry index entry is k (an
 // indexKey in database db), or 0 if the index does not hold k, looking
-// through layers (newest first) to tx.
-func indexed(layers []*memLayer, tx *bolt.Tx, db uint8, k []byte) Type {
+// through layers (newest first) to bbolt.
+func indexed(layers []*memLayer, bv *boltView, db uint8, k []byte) Type {
 	for _, l := range layers {
 		if t, ok := l.index[string(k)]; ok {
 			return t
@@ -118,7 +118,7 @@ func indexed(layers []*memLayer, tx *bolt.Tx, db uint8, k []byte) Type {
 			return 0
 		}
 	}
-	found, v := tx.Bucket(bucketExpiry).Cursor().Seek(k)
+	found, v := bv.expiry().Cursor().Seek(k)
 	if !bytes.Equal(found, k) {
 		return 0
 	}

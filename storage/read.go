@@ -22,6 +22,7 @@ type Value struct {
 // so call DB.Flush first when they must reflect every applied write.
 type Reader struct {
 	tx      *bolt.Tx
+	bv      *boltView // tx, its buckets opened once
 	layers  []*memLayer
 	cache   *recCache // nil: read bbolt alone below the layers
 	applied uint64
@@ -29,7 +30,7 @@ type Reader struct {
 
 // Get returns key's value in database db at time now.
 func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
-	raw := lookupLayers(r.layers, r.cache, r.tx, db, key)
+	raw := lookupLayers(r.layers, r.cache, r.bv, db, key)
 	rec, ok := decodeRecord(raw)
 	if !ok || expired(rec.deadline, now) {
 		return Value{}, false

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
 )
 
 // The set family: one element record per member, as elems.go lays out
@@ -440,22 +439,22 @@ func (r *Reader) SRandom(v Value, count int64, unique bool, rng Random, fn func(
 // and wherever its records are (memory layers or disk).
 type elemSpan struct {
 	layers []*memLayer
-	tx     *bolt.Tx
+	bv     *boltView
 	prefix []byte // oid ‖ kind
 	end    []byte
 }
 
-func newElemSpan(layers []*memLayer, tx *bolt.Tx, oid uint64, kind byte) elemSpan {
+func newElemSpan(layers []*memLayer, bv *boltView, oid uint64, kind byte) elemSpan {
 	p := elemPrefix(oid, kind)
-	return elemSpan{layers: layers, tx: tx, prefix: p, end: prefixEnd(p)}
+	return elemSpan{layers: layers, bv: bv, prefix: p, end: prefixEnd(p)}
 }
 
 func (a *applier) elemSpan(oid uint64, kind byte) elemSpan {
-	return newElemSpan(a.layers, a.tx, oid, kind)
+	return newElemSpan(a.layers, a.bv, oid, kind)
 }
 
 func (r *Reader) elemSpan(v Value, kind byte) elemSpan {
-	return newElemSpan(r.layers, r.tx, v.meta().oid, kind)
+	return newElemSpan(r.layers, r.bv, v.meta().oid, kind)
 }
 
 // seek returns the first element at or after from (nil: the first).
@@ -464,7 +463,7 @@ func (s elemSpan) seek(from []byte) (elem, val []byte, ok bool) {
 	if from != nil {
 		lo = append(s.prefix[:len(s.prefix):len(s.prefix)], from...)
 	}
-	k, v, ok := seekLiveElem(s.layers, s.tx, lo, s.end)
+	k, v, ok := seekLiveElem(s.layers, s.bv, lo, s.end)
 	if !ok {
 		return nil, nil, false
 	}
@@ -480,7 +479,7 @@ func (s elemSpan) next(elem []byte) ([]byte, []byte, bool) {
 
 // last returns the last element.
 func (s elemSpan) last() (elem, val []byte, ok bool) {
-	k, v, ok := lastLiveElem(s.layers, s.tx, s.prefix, s.end)
+	k, v, ok := lastLiveElem(s.layers, s.bv, s.prefix, s.end)
 	if !ok {
 		return nil, nil, false
 	}
@@ -490,7 +489,7 @@ func (s elemSpan) last() (elem, val []byte, ok bool) {
 // each calls fn for every element in order until it returns false; fn may
 // not write.
 func (s elemSpan) each(fn func(elem, val []byte) bool) {
-	rangeElems(s.layers, s.tx, s.prefix, nil, false, func(k, v []byte) bool { return fn(k[len(s.prefix):], v) })
+	rangeElems(s.layers, s.bv, s.prefix, nil, false, func(k, v []byte) bool { return fn(k[len(s.prefix):], v) })
 }
 
 // seekLiveElem returns the first live element record with lo <= key < hi
@@ -498,12 +497,13 @@ func (s elemSpan) each(fn func(elem, val []byte) bool) {
 // layers' records of the whole range first: each step is one seek per
 // layer and one on disk, so it costs O(log n) plus one step per deleted
 // record it passes.
-func seekLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byte, bool) {
-	c := tx.Bucket(bucketElems).Cursor()
+func seekLiveElem(layers []*memLayer, bv *boltView, lo, hi []byte) ([]byte, []byte, bool) {
+	c := bv.elems().Cursor()
 	for {
-		var best []byte
-		if k, _ := c.Seek(lo); k != nil && (hi == nil || bytes.Compare(k, hi) < 0) {
-			best = k
+		var best, diskV []byte // diskV: best's value, if best is from disk
+		disk := false
+		if k, v := c.Seek(lo); k != nil && (hi == nil || bytes.Compare(k, hi) < 0) {
+			best, diskV, disk = k, v, true
 		}
 		for _, l := range layers {
 			if l.elems.Len() == 0 {
@@ -511,7 +511,7 @@ func seekLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byt
 			}
 			l.elems.AscendGreaterOrEqual(elemItem{key: string(lo)}, func(it elemItem) bool {
 				if (hi == nil || it.key < string(hi)) && (best == nil || it.key < string(best)) {
-					best = []byte(it.key)
+					best, disk = []byte(it.key), false
 				}
 				return false
 			})
@@ -519,7 +519,11 @@ func seekLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byt
 		if best == nil {
 			return nil, nil, false
 		}
-		if v, live := lookupElem(layers, tx, best); live {
+		v, live, found := layerElem(layers, best)
+		if !found && disk {
+			return best, diskV, true // no layer shadows the disk's record
+		}
+		if live {
 			return best, v, true
 		}
 		next := make([]byte, len(best)+1) // the smallest key after best
@@ -530,30 +534,31 @@ func seekLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byt
 
 // lastLiveElem returns the last live element record with lo <= key < hi
 // (hi nil: unbounded), as seekLiveElem in reverse.
-func lastLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byte, bool) {
-	c := tx.Bucket(bucketElems).Cursor()
+func lastLiveElem(layers []*memLayer, bv *boltView, lo, hi []byte) ([]byte, []byte, bool) {
+	c := bv.elems().Cursor()
 	for {
-		var k []byte
+		var k, kv []byte
 		switch {
 		case hi == nil:
-			k, _ = c.Last()
+			k, kv = c.Last()
 		default:
 			if k, _ = c.Seek(hi); k == nil {
-				k, _ = c.Last()
+				k, kv = c.Last()
 			} else {
-				k, _ = c.Prev()
+				k, kv = c.Prev()
 			}
 		}
-		var best []byte
+		var best, diskV []byte // diskV: best's value, if best is from disk
+		disk := false
 		if k != nil && bytes.Compare(k, lo) >= 0 && (hi == nil || bytes.Compare(k, hi) < 0) {
-			best = k
+			best, diskV, disk = k, kv, true
 		}
 		consider := func(it elemItem) bool {
 			if hi != nil && it.key >= string(hi) {
 				return true // the pivot itself: go on to the one below
 			}
 			if it.key >= string(lo) && (best == nil || it.key > string(best)) {
-				best = []byte(it.key)
+				best, disk = []byte(it.key), false
 			}
 			return false
 		}
@@ -570,7 +575,11 @@ func lastLiveElem(layers []*memLayer, tx *bolt.Tx, lo, hi []byte) ([]byte, []byt
 		if best == nil {
 			return nil, nil, false
 		}
-		if v, live := lookupElem(layers, tx, best); live {
+		v, live, found := layerElem(layers, best)
+		if !found && disk {
+			return best, diskV, true // no layer shadows the disk's record
+		}
+		if live {
 			return best, v, true
 		}
 		hi = bytes.Clone(best)
@@ -753,7 +762,7 @@ const randomFanout = 64
 // lastWithPrefix returns the last element that starts with p.
 func (s elemSpan) lastWithPrefix(p []byte) ([]byte, []byte, bool) {
 	lo := append(s.prefix[:len(s.prefix):len(s.prefix)], p...)
-	k, v, ok := lastLiveElem(s.layers, s.tx, lo, prefixEnd(lo))
+	k, v, ok := lastLiveElem(s.layers, s.bv, lo, prefixEnd(lo))
 	if !ok {
 		return nil, nil, false
 	}

@@ -328,7 +328,7 @@ func TestExpireIfAgreesWithRecords(t *testing.T) {
 		db.View(func(r *Reader) error {
 			for i := range 20 {
 				key := fmt.Sprintf("k%d", i)
-				if rec, ok := decodeRecord(lookupLayers(r.layers, r.cache, r.tx, 0, []byte(key))); ok {
+				if rec, ok := decodeRecord(lookupLayers(r.layers, r.cache, r.bv, 0, []byte(key))); ok {
 					deadlines[key] = rec.deadline
 				}
 			}

@@ -1,0 +1,46 @@
+package storage
+
+import bolt "go.etcd.io/bbolt"
+
+// boltView is a read-only bbolt transaction whose buckets are opened at
+// most once. A read-only Tx does not keep the buckets it opens: every
+// Tx.Bucket call searches the root page again and allocates a Bucket,
+// which cost a sixth of an SPOP's CPU when each element seek opened the
+// elements bucket anew.
+type boltView struct {
+	tx *bolt.Tx
+	// opened buckets: the databases' by number, then the named ones.
+	b [NumDBs + 3]*bolt.Bucket
+}
+
+const (
+	viewElems = NumDBs + iota
+	viewExpiry
+	viewSys
+)
+
+func newBoltView(tx *bolt.Tx) *boltView { return &boltView{tx: tx} }
+
+func (v *boltView) bucket(i int) *bolt.Bucket {
+	if b := v.b[i]; b != nil {
+		return b
+	}
+	var name []byte
+	switch i {
+	case viewElems:
+		name = bucketElems
+	case viewExpiry:
+		name = bucketExpiry
+	case viewSys:
+		name = bucketSys
+	default:
+		name = dbBuckets[i]
+	}
+	v.b[i] = v.tx.Bucket(name)
+	return v.b[i]
+}
+
+func (v *boltView) data(db uint8) *bolt.Bucket { return v.bucket(int(db)) }
+func (v *boltView) elems() *bolt.Bucket        { return v.bucket(viewElems) }
+func (v *boltView) expiry() *bolt.Bucket       { return v.bucket(viewExpiry) }
+func (v *boltView) sys() *bolt.Bucket          { return v.bucket(viewSys) }
