@@ -316,7 +316,6 @@ func (m *memIter) merge(bound string, bounded bool) {
 	}
 }
 
-
 // writeElems writes a layer's element records and garbage queue changes
 // into a bbolt write transaction, in key order.
 func (l *memLayer) writeElems(tx *bolt.Tx) error {

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"slices"
-
 )
 
 // The set family: one element record per member, as elems.go lays out
