@@ -40,7 +40,7 @@ type Options struct {
 	// changes it wrote (for metrics; it must be quick).
 	OnCheckpoint func(d time.Duration, bytes int64)
 	// ReadCacheBytes bounds the records of checkpointed keys kept in
-	// memory for reads and writes (recCache). Default 32 MiB; the Go heap
+	// memory for reads and writes (recCache). Default 64 MiB; the Go heap
 	// holds up to about three times the figure (map overhead and the
 	// garbage collector's headroom). Negative turns the cache off.
 	ReadCacheBytes int64
@@ -60,7 +60,7 @@ func (o Options) withDefaults() Options {
 		o.CheckpointInterval = 100 * time.Millisecond
 	}
 	if o.ReadCacheBytes == 0 {
-		o.ReadCacheBytes = 32 << 20
+		o.ReadCacheBytes = 64 << 20
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 256 << 20

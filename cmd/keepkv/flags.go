@@ -137,7 +137,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoints of applied writes to state.db: longer means fewer, larger bbolt commits (a key written many times in one window is written once) and more Raft log to replay after a crash")
-	fs.Int64Var(&c.ReadCache, "read-cache-bytes", 32<<20, "memory for the records of recently written keys, read without a B+tree descent (negative: off)")
+	fs.Int64Var(&c.ReadCache, "read-cache-bytes", 64<<20, "memory for the records of recently written keys, read without a B+tree descent (negative: off)")
 	fs.BoolVar(&c.GroupCommit, "group-commit", true, "while one round of writes is in Raft, queue new ones and send them as the next round (one log append per round)")
 	fs.StringVar(&c.RaftLog, "raft-log", "bolt", "Raft log store: bolt (hashicorp/raft-boltdb, the default) or wal (hashicorp/raft-wal, experimental, for benchmarks); a data dir keeps the kind it was created with")
 	fs.StringVar(&c.Join, "join", "", "join the cluster through this member's Raft address (or, without --cluster-secret and --tls-cluster, its client address) instead of bootstrapping")
