@@ -3,8 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // LogEntry is one Raft log entry handed to ApplyBatch. Data is nil for
@@ -181,7 +179,7 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 		return fmt.Errorf("storage: apply batch ending at %d: %w", last, err)
 	}
 	defer tx.Rollback()
-	a := applier{db: db, tx: tx, bv: newBoltView(tx), out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size, nextOID: db.nextOID.Load()}
+	a := applier{db: db, bv: boltView{tx: tx}, out: out, layer: db.active, layers: db.layersLocked(), sizeBefore: db.active.size, nextOID: db.nextOID.Load()}
 	for i, e := range entries {
 		if e.Index <= db.applied.Load() || e.Data == nil {
 			continue
@@ -210,8 +208,7 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 // a bbolt read transaction, writes go to the active layer.
 type applier struct {
 	db           *DB
-	tx           *bolt.Tx
-	bv           *boltView // tx, its buckets opened once
+	bv           boltView // the batch's bbolt transaction, its buckets opened once
 	out          *Applied
 	layer        *memLayer   // the active layer, written to
 	layers       []*memLayer // every unflushed layer, newest first
@@ -280,7 +277,7 @@ type slot struct {
 
 // raw returns key's encoded record as applied so far, or nil.
 func (a *applier) raw(db uint8, key []byte) []byte {
-	return lookupLayers(a.layers, a.db.cache, a.bv, db, key)
+	return lookupLayers(a.layers, a.db.cache, &a.bv, db, key)
 }
 
 // lookup returns the key's live state. A key whose deadline has passed at

@@ -93,7 +93,7 @@ func BenchmarkDelBigSet(b *testing.B) {
 	idx := buildColl(b, db, OpSAdd, "big", bigColl)
 	var raw []byte
 	db.View(func(r *Reader) error {
-		raw = clone(lookupLayers(r.layers, nil, r.bv, 0, []byte("big")))
+		raw = clone(lookupLayers(r.layers, nil, &r.bv, 0, []byte("big")))
 		return nil
 	})
 	if rec, ok := decodeRecord(raw); !ok || rec.typ != TypeSet {

@@ -5,8 +5,9 @@ import bolt "go.etcd.io/bbolt"
 // boltView is a read-only bbolt transaction whose buckets are opened at
 // most once. A read-only Tx does not keep the buckets it opens: every
 // Tx.Bucket call searches the root page again and allocates a Bucket,
-// which cost a sixth of an SPOP's CPU when each element seek opened the
-// elements bucket anew.
+// which cost 12 % of an SPOP's CPU when each element seek opened the
+// elements bucket anew. Readers and the applier hold one by value, so a
+// read allocates nothing more for it.
 type boltView struct {
 	tx *bolt.Tx
 	// opened buckets: the databases' by number, then the named ones.
@@ -18,8 +19,6 @@ const (
 	viewExpiry
 	viewSys
 )
-
-func newBoltView(tx *bolt.Tx) *boltView { return &boltView{tx: tx} }
 
 func (v *boltView) bucket(i int) *bolt.Bucket {
 	if b := v.b[i]; b != nil {

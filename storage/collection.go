@@ -82,7 +82,7 @@ func (a *applier) ensure(c *coll) {
 
 // elem returns the element record (kind, elem) of collection oid.
 func (a *applier) elem(oid uint64, kind byte, elem []byte) ([]byte, bool) {
-	return lookupElem(a.layers, a.bv, elemKey(oid, kind, elem))
+	return lookupElem(a.layers, &a.bv, elemKey(oid, kind, elem))
 }
 
 // setElem writes an element record.
@@ -117,7 +117,7 @@ func (a *applier) rangeElems(oid uint64, kind byte, from []byte, reverse bool, f
 	if from != nil {
 		start = append(prefix[:9:9], from...)
 	}
-	rangeElems(a.layers, a.bv, prefix, start, reverse, func(k, v []byte) bool { return fn(k[9:], v) })
+	rangeElems(a.layers, &a.bv, prefix, start, reverse, func(k, v []byte) bool { return fn(k[9:], v) })
 }
 
 // releaseRecord frees the elements of a collection record that is being
@@ -138,7 +138,7 @@ func (a *applier) releaseRecord(rec record) {
 // every kind, and returns how many it deleted.
 func (a *applier) dropElems(oid uint64, limit int) int {
 	var doomed [][]byte
-	rangeElems(a.layers, a.bv, u64(oid), nil, false, func(k, _ []byte) bool {
+	rangeElems(a.layers, &a.bv, u64(oid), nil, false, func(k, _ []byte) bool {
 		doomed = append(doomed, bytes.Clone(k))
 		return limit < 0 || len(doomed) < limit
 	})
@@ -185,7 +185,7 @@ func (a *applier) firstGarbage() (uint64, bool) {
 			}
 		}
 	}
-	c := a.tx.Bucket(bucketGarbage).Cursor()
+	c := a.bv.tx.Bucket(bucketGarbage).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		oid := binary.BigEndian.Uint64(k)
 		if found && oid >= best {
@@ -234,7 +234,7 @@ func (a *applier) releaseDB(db uint8) {
 			return
 		}
 	}
-	c := a.tx.Bucket(dbBuckets[db]).Cursor()
+	c := a.bv.data(db).Cursor()
 	for k, raw := c.First(); k != nil; k, raw = c.Next() {
 		if len(raw) == 0 || !Type(raw[0]).IsCollection() || seen[string(append([]byte{db}, k[8:]...))] {
 			continue
@@ -278,7 +278,7 @@ func (v Value) meta() collMeta {
 
 // elem returns the element record (kind, elem) of collection v.
 func (r *Reader) elem(v Value, kind byte, elem []byte) ([]byte, bool) {
-	return lookupElem(r.layers, r.bv, elemKey(v.meta().oid, kind, elem))
+	return lookupElem(r.layers, &r.bv, elemKey(v.meta().oid, kind, elem))
 }
 
 // rangeElems is applier.rangeElems for readers: fn sees each element
@@ -291,5 +291,5 @@ func (r *Reader) rangeElems(v Value, kind byte, from []byte, reverse bool, fn fu
 	if from != nil {
 		start = append(prefix[:9:9], from...)
 	}
-	rangeElems(r.layers, r.bv, prefix, start, reverse, func(k, val []byte) bool { return fn(k[9:], val) })
+	rangeElems(r.layers, &r.bv, prefix, start, reverse, func(k, val []byte) bool { return fn(k[9:], val) })
 }

@@ -271,7 +271,7 @@ func (db *DB) View(fn func(r *Reader) error) error {
 	layers := db.layersLocked()
 	applied := db.applied.Load()
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		return fn(&Reader{tx: tx, bv: newBoltView(tx), layers: layers, cache: db.cache, applied: applied})
+		return fn(&Reader{bv: boltView{tx: tx}, layers: layers, cache: db.cache, applied: applied})
 	})
 }
 

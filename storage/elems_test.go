@@ -79,7 +79,7 @@ func TestRangeElemsMatchesModel(t *testing.T) {
 				}
 			}
 			var got []string
-			rangeElems(layers, newBoltView(tx), prefix, from, reverse, func(k, v []byte) bool {
+			rangeElems(layers, &boltView{tx: tx}, prefix, from, reverse, func(k, v []byte) bool {
 				if !bytes.HasPrefix(k, prefix) {
 					t.Fatalf("key %q outside the prefix", k)
 				}

@@ -71,5 +71,5 @@ func (db *DB) snapshotView(fn func(r *Reader) error) error {
 	if db.closed {
 		return ErrClosed
 	}
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, bv: newBoltView(tx)}) })
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Reader{bv: boltView{tx: tx}}) })
 }

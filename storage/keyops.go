@@ -95,7 +95,7 @@ func (a *applier) copyKey(c *Cmd) Result {
 func (a *applier) copyElems(from, to uint64) {
 	type rec struct{ k, v []byte }
 	var recs []rec
-	rangeElems(a.layers, a.bv, u64(from), nil, false, func(k, v []byte) bool {
+	rangeElems(a.layers, &a.bv, u64(from), nil, false, func(k, v []byte) bool {
 		recs = append(recs, rec{bytes.Clone(k[8:]), bytes.Clone(v)})
 		return true
 	})

@@ -52,7 +52,7 @@ func scanKeyTypes(t testing.TB, db *DB) typeCounts {
 			if hidden {
 				continue
 			}
-			err := r.tx.Bucket(dbBuckets[n]).ForEach(func(k, v []byte) error {
+			err := r.bv.tx.Bucket(dbBuckets[n]).ForEach(func(k, v []byte) error {
 				if !decided[memKey(uint8(n), k[8:])] {
 					count(n, v)
 				}
@@ -96,7 +96,7 @@ func persistedKeyTypes(t testing.TB, db *DB) (typeCounts, bool) {
 	var c typeCounts
 	var ok bool
 	err := db.View(func(r *Reader) error {
-		meta := r.tx.Bucket(bucketMeta)
+		meta := r.bv.tx.Bucket(bucketMeta)
 		c, ok = decodeTypeCounts(meta.Get(keyTypeCounts), getU64(meta, keyApplied))
 		return nil
 	})

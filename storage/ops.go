@@ -330,7 +330,7 @@ func (a *applier) expireIf(c *Cmd) Result {
 	if !expired(c.Deadline, a.now) {
 		return intResult(0)
 	}
-	typ := indexed(a.layers, a.bv, c.DB, indexKey(c.Deadline, c.DB, c.Keys[0]))
+	typ := indexed(a.layers, &a.bv, c.DB, indexKey(c.Deadline, c.DB, c.Keys[0]))
 	if typ == 0 {
 		return intResult(0)
 	}

@@ -21,8 +21,7 @@ type Value struct {
 // Scan, RandomKey, DueBetween and Digest see what is checkpointed to bbolt,
 // so call DB.Flush first when they must reflect every applied write.
 type Reader struct {
-	tx      *bolt.Tx
-	bv      *boltView // tx, its buckets opened once
+	bv      boltView // the bbolt transaction, its buckets opened once
 	layers  []*memLayer
 	cache   *recCache // nil: read bbolt alone below the layers
 	applied uint64
@@ -30,7 +29,7 @@ type Reader struct {
 
 // Get returns key's value in database db at time now.
 func (r *Reader) Get(db uint8, key []byte, now int64) (Value, bool) {
-	raw := lookupLayers(r.layers, r.cache, r.bv, db, key)
+	raw := lookupLayers(r.layers, r.cache, &r.bv, db, key)
 	rec, ok := decodeRecord(raw)
 	if !ok || expired(rec.deadline, now) {
 		return Value{}, false
@@ -67,7 +66,7 @@ func (r *Reader) Scan(db uint8, cursor uint64, count int, now int64, fn func(key
 		return res
 	}
 	count = max(count, 1) // with 0 it could stop before examining a key, and loop
-	c := r.tx.Bucket(dbBuckets[db]).Cursor()
+	c := r.bv.data(db).Cursor()
 	seen := 0
 	var last uint64 // cursor (53-bit prefix) of the last key examined
 	for k, raw := c.Seek(u64(cursor << cursorShift)); k != nil; k, raw = c.Next() {
@@ -95,7 +94,7 @@ func (r *Reader) Scan(db uint8, cursor uint64, count int, now int64, fn func(key
 // RandomKey returns a live key of db near the hash position pos, or false
 // when db has no live key.
 func (r *Reader) RandomKey(db uint8, pos uint64, now int64) ([]byte, bool) {
-	c := r.tx.Bucket(dbBuckets[db]).Cursor()
+	c := r.bv.data(db).Cursor()
 	k, raw := c.Seek(u64(pos))
 	for wrapped := false; ; k, raw = c.Next() {
 		if k == nil {
@@ -129,7 +128,7 @@ type Due struct {
 // and deadline < until, in index order, and the position after the last one
 // returned (pass it as from to continue). from nil starts at the beginning.
 func (r *Reader) DueBetween(from []byte, until int64, limit int) ([]Due, []byte) {
-	c := r.tx.Bucket(bucketExpiry).Cursor()
+	c := r.bv.expiry().Cursor()
 	var out []Due
 	next := from
 	k, _ := c.First()
@@ -168,7 +167,7 @@ func (db *DB) Digest() (string, error) {
 
 func (r *Reader) digest() string {
 	h := newDigest()
-	_ = r.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+	_ = r.bv.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		h.add(name)
 		return b.ForEach(func(k, v []byte) error {
 			h.add(k)

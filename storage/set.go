@@ -449,11 +449,11 @@ func newElemSpan(layers []*memLayer, bv *boltView, oid uint64, kind byte) elemSp
 }
 
 func (a *applier) elemSpan(oid uint64, kind byte) elemSpan {
-	return newElemSpan(a.layers, a.bv, oid, kind)
+	return newElemSpan(a.layers, &a.bv, oid, kind)
 }
 
 func (r *Reader) elemSpan(v Value, kind byte) elemSpan {
-	return newElemSpan(r.layers, r.bv, v.meta().oid, kind)
+	return newElemSpan(r.layers, &r.bv, v.meta().oid, kind)
 }
 
 // seek returns the first element at or after from (nil: the first).

@@ -277,7 +277,7 @@ func TestCountsMatchContents(t *testing.T) {
 		for i := range NumDBs {
 			counted += db.KeyCount(uint8(i))
 			countedTTL += db.ExpiresCount(uint8(i))
-			r.tx.Bucket(dbBuckets[i]).ForEach(func(k, v []byte) error {
+			r.bv.tx.Bucket(dbBuckets[i]).ForEach(func(k, v []byte) error {
 				keys++
 				if rec, _ := decodeRecord(v); rec.deadline != 0 {
 					withTTL++
@@ -292,7 +292,7 @@ func TestCountsMatchContents(t *testing.T) {
 	}
 	var idx int64
 	db.View(func(r *Reader) error {
-		return r.tx.Bucket(bucketExpiry).ForEach(func(k, v []byte) error { idx++; return nil })
+		return r.bv.expiry().ForEach(func(k, v []byte) error { idx++; return nil })
 	})
 	if idx != withTTL {
 		t.Fatalf("expiry index has %d entries, %d keys have deadlines", idx, withTTL)
@@ -300,9 +300,9 @@ func TestCountsMatchContents(t *testing.T) {
 	// Each index entry names a stored key with that deadline (OpExpireIf
 	// decides from the index alone).
 	db.View(func(r *Reader) error {
-		return r.tx.Bucket(bucketExpiry).ForEach(func(k, _ []byte) error {
+		return r.bv.expiry().ForEach(func(k, _ []byte) error {
 			deadline, n, key := int64(binary.BigEndian.Uint64(k)), k[8], k[9:]
-			rec, ok := decodeRecord(r.tx.Bucket(dbBuckets[n]).Get(dataKey(key)))
+			rec, ok := decodeRecord(r.bv.tx.Bucket(dbBuckets[n]).Get(dataKey(key)))
 			if !ok || rec.deadline != deadline {
 				t.Errorf("index has %q in db %d at %d; its record: found %v, deadline %d", key, n, deadline, ok, rec.deadline)
 			}
@@ -328,7 +328,7 @@ func TestExpireIfAgreesWithRecords(t *testing.T) {
 		db.View(func(r *Reader) error {
 			for i := range 20 {
 				key := fmt.Sprintf("k%d", i)
-				if rec, ok := decodeRecord(lookupLayers(r.layers, r.cache, r.bv, 0, []byte(key))); ok {
+				if rec, ok := decodeRecord(lookupLayers(r.layers, r.cache, &r.bv, 0, []byte(key))); ok {
 					deadlines[key] = rec.deadline
 				}
 			}

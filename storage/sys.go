@@ -72,7 +72,7 @@ func (a *applier) setSys(key string, val []byte) {
 	a.layer.size += int64(len(key) + len(val) + 48)
 }
 
-func (a *applier) sys(key string) []byte { return lookupSys(a.layers, a.bv, key) }
+func (a *applier) sys(key string) []byte { return lookupSys(a.layers, &a.bv, key) }
 
 func (l *memLayer) writeSys(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketSys)
@@ -345,7 +345,7 @@ func (a *applier) setConfig(name string, val []byte) {
 
 // Config returns a replicated setting's value as applied, or nil.
 func (r *Reader) Config(name string) []byte {
-	return bytes.Clone(lookupSys(r.layers, r.bv, string(sysConfig)+name))
+	return bytes.Clone(lookupSys(r.layers, &r.bv, string(sysConfig)+name))
 }
 
 // SysPrefix returns every sys entry whose key starts with prefix, in key
@@ -359,7 +359,7 @@ func (r *Reader) SysPrefix(prefix byte) (keys []string, vals [][]byte) {
 			}
 		}
 	}
-	c := r.tx.Bucket(bucketSys).Cursor()
+	c := r.bv.sys().Cursor()
 	for k, _ := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, _ = c.Next() {
 		seen[string(k)] = true
 	}
@@ -369,7 +369,7 @@ func (r *Reader) SysPrefix(prefix byte) (keys []string, vals [][]byte) {
 	slices.Sort(keys)
 	out := keys[:0]
 	for _, k := range keys {
-		if v := lookupSys(r.layers, r.bv, k); v != nil {
+		if v := lookupSys(r.layers, &r.bv, k); v != nil {
 			out = append(out, k)
 			vals = append(vals, clone(v))
 		}

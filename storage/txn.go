@@ -90,7 +90,7 @@ func (t *Txn) Index() uint64 { return t.a.index }
 // DueBetween see only what is checkpointed, so an ExecFunc must not use
 // them.
 func (t *Txn) Reader() *Reader {
-	return &Reader{tx: t.a.tx, bv: t.a.bv, layers: t.a.layers, applied: t.a.index}
+	return &Reader{bv: t.a.bv, layers: t.a.layers, applied: t.a.index}
 }
 
 // Apply applies one write command now. A command that panics is rolled
@@ -173,16 +173,16 @@ func (a *applier) clearSys(prefix byte) {
 			}
 		}
 	}
-	c := a.tx.Bucket(bucketSys).Cursor()
+	c := a.bv.sys().Cursor()
 	for k, _ := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, _ = c.Next() {
 		seen[string(k)] = true
 	}
 	for k := range seen {
-		if lookupSys(a.layers, a.bv, k) != nil {
+		if lookupSys(a.layers, &a.bv, k) != nil {
 			a.setSys(k, nil)
 		}
 	}
 }
 
 // Sys returns a sys entry's value, or nil.
-func (r *Reader) Sys(key []byte) []byte { return clone(lookupSys(r.layers, r.bv, string(key))) }
+func (r *Reader) Sys(key []byte) []byte { return clone(lookupSys(r.layers, &r.bv, string(key))) }
