@@ -24,11 +24,13 @@ func (n *Node) watchLeadership() {
 				n.setReady(false)
 				continue
 			}
+			began := time.Now()
 			if err := n.raft.Barrier(0).Error(); err != nil {
 				n.logger.Warn("barrier after election failed", "error", err)
 				continue
 			}
 			if n.raft.State() == raft.Leader {
+				n.logger.Info("applied everything committed before this term", "took", time.Since(began).Round(time.Millisecond), "applied-index", n.db.AppliedIndex())
 				n.setReady(true)
 			}
 		}
@@ -46,6 +48,9 @@ func (n *Node) setReady(ready bool) {
 	}
 	n.mu.Unlock()
 	if changed {
+		if ready && !n.wasReady.Swap(true) {
+			n.logger.Info("ready to serve as leader for the first time", "since-start", time.Since(n.began).Round(time.Millisecond))
+		}
 		n.logger.Info("leadership changed", "leader", ready)
 		if n.cfg.OnLeadership != nil {
 			n.cfg.OnLeadership(ready)

@@ -167,6 +167,8 @@ type Node struct {
 	ownsTrans bool
 	mux       *muxLayer
 	caughtUp  atomic.Bool
+	began     time.Time   // when New was called: the first ready is logged with the time since
+	wasReady  atomic.Bool // ready at least once
 
 	leaderChanges atomic.Uint64                 // metrics.go
 	leaderObs     atomic.Pointer[raft.Observer] // metrics.go
@@ -201,7 +203,7 @@ func New(cfg Config, db *storage.DB) (*Node, error) {
 		cfg.LeaderWait = 5 * time.Second
 	}
 	n := &Node{
-		cfg: cfg, db: db, logger: cfg.Logger,
+		cfg: cfg, db: db, logger: cfg.Logger, began: time.Now(),
 		notifyCh: make(chan bool, 16),
 		kickRead: make(chan struct{}, 1),
 		stopCh:   make(chan struct{}),
@@ -212,6 +214,7 @@ func New(cfg Config, db *storage.DB) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
+	n.logger.Info("raft started", "took", time.Since(n.began).Round(time.Millisecond), "applied-index", db.AppliedIndex())
 	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.readLoop()
@@ -244,6 +247,7 @@ func (n *Node) start() error {
 	n.raft = r
 	switch {
 	case hasState:
+		n.electNowIfSoleVoter()
 		return nil
 	case len(n.cfg.Peers) > 0:
 		return n.bootstrapPeers()
@@ -251,6 +255,38 @@ func (n *Node) start() error {
 		return n.bootstrapSelf()
 	}
 	return nil
+}
+
+// electNowIfSoleVoter starts this node's election at once, instead of after
+// a heartbeat timeout, when it is the only voter of its configuration (a
+// one-node deployment restarting): no other node can lead it, so waiting
+// would only delay serving by up to twice the heartbeat timeout. Raft's
+// follower loop re-arms its heartbeat timer to fire at once when the
+// timeout is lowered, and, having never heard from a leader, it then
+// stands for election; the timeout is put back right after.
+func (n *Node) electNowIfSoleVoter() {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	var voters []raft.ServerID
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters = append(voters, s.ID)
+		}
+	}
+	if len(voters) != 1 || voters[0] != raft.ServerID(n.cfg.NodeID) {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	orig := rc
+	rc.HeartbeatTimeout -= time.Millisecond
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		return // e.g. the lease timeout equals the heartbeat timeout: wait as usual
+	}
+	if err := n.raft.ReloadConfig(orig); err != nil {
+		n.logger.Warn("could not restore the heartbeat timeout", "error", err)
+	}
 }
 
 func (n *Node) openStores() (raft.StableStore, raft.SnapshotStore, error) {

@@ -547,3 +547,32 @@ func TestSingleVoterReadsSkipTheLeaderLoop(t *testing.T) {
 		t.Fatalf("the blocked write: %+v, %v", res, err)
 	}
 }
+
+// A restarted node that is the only voter stands for election at once
+// instead of waiting out a heartbeat timeout (here an hour), and its
+// configured timeout is what it runs with afterwards.
+func TestSoleVoterStandsForElectionAtOnceOnRestart(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, nil)
+	ctx := context.Background()
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	d.stop(t)
+	slow := func(c *Config) {
+		c.Bootstrap = false
+		c.HeartbeatTimeout, c.ElectionTimeout = time.Hour, time.Hour
+		c.LeaderWait = 30 * time.Second // far below an hour, far above any election
+	}
+	d = startDiskNode(t, dir, slow)
+	defer d.stop(t)
+	if err := d.node.ReadBarrier(ctx); err != nil {
+		t.Fatalf("not serving after a restart with an hour's heartbeat timeout: %v", err)
+	}
+	if v := readKey(t, d.db, "n"); v != "1" {
+		t.Fatalf("after restart n = %q, want 1", v)
+	}
+	if hb := d.node.raft.ReloadableConfig().HeartbeatTimeout; hb != time.Hour {
+		t.Fatalf("heartbeat timeout after the election = %v, want the configured hour", hb)
+	}
+}

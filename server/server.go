@@ -276,10 +276,12 @@ func (s *Server) open() error {
 				"command", p.Op.String(), "log-index", p.Index, "panic", fmt.Sprint(p.Value), "stack", string(p.Stack))
 		}
 	}
+	began := time.Now()
 	db, err := storage.Open(filepath.Join(s.cfg.Dir, "state.db"), opts)
 	if err != nil {
 		return err
 	}
+	s.logger.Info("opened state.db", "took", time.Since(began).Round(time.Millisecond), "applied-index", db.AppliedIndex())
 	s.db = db
 	db.SetExec(s.applyExec)
 	if _, err := crand.Read(s.reqNonce[:]); err != nil {

@@ -103,6 +103,9 @@ func (a *applier) putElem(it elemItem) {
 		a.db.testHook(a.op)
 	}
 	old, had := a.layer.elems.ReplaceOrInsert(it)
+	if !it.del {
+		a.db.hints.noteLive(it.key)
+	}
 	a.journal = append(a.journal, change{kind: changeElem, key: it.key, had: had, elem: old})
 	a.layer.size += int64(len(it.key) + len(it.val) + 64)
 }
@@ -113,11 +116,20 @@ func (a *applier) putElem(it elemItem) {
 // elements; collect what to change first.
 func (a *applier) rangeElems(oid uint64, kind byte, from []byte, reverse bool, fn func(elem, val []byte) bool) {
 	prefix := elemPrefix(oid, kind)
-	var start []byte
 	if from != nil {
-		start = append(prefix[:9:9], from...)
+		rangeElems(a.layers, &a.bv, prefix, append(prefix[:9:9], from...), reverse, func(k, v []byte) bool { return fn(k[9:], v) })
+		return
 	}
-	rangeElems(a.layers, &a.bv, prefix, start, reverse, func(k, v []byte) bool { return fn(k[9:], v) })
+	// From one end: start at the hint, and the first record seen is the
+	// end's live record (hints.go).
+	first := true
+	rangeElems(a.layers, &a.bv, prefix, a.db.hints.start(prefix, reverse), reverse, func(k, v []byte) bool {
+		if first {
+			first = false
+			a.db.noteEnd(prefix, k, reverse)
+		}
+		return fn(k[9:], v)
+	})
 }
 
 // releaseRecord frees the elements of a collection record that is being

@@ -98,6 +98,7 @@ type DB struct {
 	active  *memLayer
 	sealed  []*memLayer // oldest first
 	cache   *recCache   // checkpointed records (cache.go)
+	hints   elemHints   // where collections' live elements begin and end (hints.go); apply only
 	durable uint64      // applied index checkpointed to bbolt
 	ckptErr error
 	pending atomic.Int64

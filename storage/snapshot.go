@@ -183,6 +183,7 @@ func (db *DB) discardLayers() {
 	defer db.mem.Unlock()
 	db.active = newLayer()
 	db.sealed = nil
+	db.hints = nil
 	db.cache.reset()
 	db.ckptErr = nil
 	db.pending.Store(0)

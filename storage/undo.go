@@ -101,6 +101,9 @@ func (a *applier) rollback(sp savepoint) {
 			} else {
 				l.elems.Delete(elemItem{key: ch.key})
 			}
+			// What the key reads as now (the restored record, or an
+			// older layer's or disk's) may be live.
+			a.db.hints.noteLive(ch.key)
 		case changeGarbage:
 			if ch.had {
 				l.garbage[ch.oid] = ch.count
