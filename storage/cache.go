@@ -8,9 +8,12 @@ package storage
 // merges the layers it committed into it (a deleted key leaves it, an
 // emptied database empties its map), and readers look through the
 // unflushed layers first, so a newer write always wins. It is changed only
-// while the DB's mem lock is write-held (by the checkpoint that drops the
-// layers, by Restore) and read while it is held for reading or writing
-// (View, ApplyBatch): it needs no lock of its own. It is filled by writes
+// while the DB's mem lock is write-held (by the checkpoint, by Restore)
+// and read while it is held for reading or writing (View, ApplyBatch): it
+// needs no lock of its own. A checkpoint merges its layers while they are
+// still in place, in short holds of the lock (mergeChunk records each), so
+// reads and applies are not stopped for a whole large layer: until the
+// layers are dropped, they shadow whatever the cache holds for their keys. It is filled by writes
 // only; a key read but not written since the node started is read from
 // bbolt.
 //
@@ -38,9 +41,14 @@ func (c *recCache) get(db uint8, key []byte) ([]byte, bool) {
 	return rec, ok
 }
 
+// mergeChunk is how many records merge applies between two calls of pause.
+const mergeChunk = 4096
+
 // merge applies a checkpointed layer: its emptied databases, then its
-// records, in the order the layer applied them.
-func (c *recCache) merge(l *memLayer) {
+// records, in the order the layer applied them. It calls pause (which
+// releases and retakes the lock) after every mergeChunk records; l must
+// not change meanwhile (it is sealed).
+func (c *recCache) merge(l *memLayer, pause func()) {
 	if c.limit <= 0 {
 		return
 	}
@@ -49,7 +57,11 @@ func (c *recCache) merge(l *memLayer) {
 			c.clearDB(uint8(db))
 		}
 	}
+	n := 0
 	for mk, rec := range l.recs {
+		if n++; n%mergeChunk == 0 {
+			pause()
+		}
 		db, key := mk[0], mk[1:]
 		m := c.dbs[db]
 		if old, ok := m[key]; ok {

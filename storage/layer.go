@@ -275,12 +275,14 @@ func (db *DB) Flush() error {
 	for _, l := range list {
 		freed += l.size
 	}
+	// The layers stay in place while the cache takes in their records
+	// (cache.go), then go.
 	db.mem.Lock()
+	for _, l := range list {
+		db.cache.merge(l, func() { db.mem.Unlock(); db.mem.Lock() })
+	}
 	db.sealed = db.sealed[len(list):]
 	db.durable = list[len(list)-1].applied
-	for _, l := range list {
-		db.cache.merge(l)
-	}
 	db.mem.Unlock()
 	db.pending.Add(-freed)
 	db.measure()
