@@ -296,7 +296,13 @@ func (s *Server) open() error {
 	rc.Logger = s.logger
 	rc.OnStoreLogs = s.metrics.onStoreLogs
 	rc.OnApplyBatch = s.metrics.onApplyBatch
+	// Raft may report applies and leadership as soon as it starts, before
+	// replication.New has returned (a restarted sole voter elects itself at
+	// once): the callbacks wait until s.node is set and the ACL users on
+	// disk are loaded.
+	started := make(chan struct{})
 	rc.OnApplied = func(a storage.Applied) {
+		<-started
 		s.metrics.onApplied(a)
 		s.exp.onApplied(a)
 		s.wakeBlocked(a.Ready)
@@ -307,6 +313,7 @@ func (s *Server) open() error {
 		}
 	}
 	rc.OnLeadership = func(leader bool) {
+		<-started
 		s.exp.onLeadership(leader)
 		if leader {
 			s.bg.Add(1)
@@ -319,10 +326,12 @@ func (s *Server) open() error {
 	if rc.NodeID == "" {
 		rc.NodeID = "node1"
 	}
-	if s.node, err = replication.New(rc, db); err != nil {
+	s.reloadACL() // the users as of the state on disk
+	s.node, err = replication.New(rc, db)
+	close(started)
+	if err != nil {
 		return err
 	}
-	s.reloadACL() // the users as of the state on disk
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)

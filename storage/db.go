@@ -29,6 +29,13 @@ type Options struct {
 	// checkpoints: longer means fewer, larger bbolt commits and more Raft
 	// log to replay after a crash. Default 100ms.
 	CheckpointInterval time.Duration
+	// CheckpointBytes and CheckpointMaxInterval: after CheckpointInterval,
+	// a background checkpoint waits until this many bytes of applied
+	// changes are pending, or CheckpointMaxInterval has passed since the
+	// last one. Defaults 32 MiB and 2s. A MaxInterval not above
+	// CheckpointInterval turns the wait off.
+	CheckpointBytes       int64
+	CheckpointMaxInterval time.Duration
 	// OnCheckpointError is told when a background checkpoint fails; the
 	// next ApplyBatch then fails too. Default: ignore.
 	OnCheckpointError func(error)
@@ -58,6 +65,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 100 * time.Millisecond
+	}
+	if o.CheckpointBytes == 0 {
+		o.CheckpointBytes = 32 << 20
+	}
+	if o.CheckpointMaxInterval == 0 {
+		o.CheckpointMaxInterval = 2 * time.Second
 	}
 	if o.ReadCacheBytes == 0 {
 		o.ReadCacheBytes = 64 << 20

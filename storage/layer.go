@@ -350,27 +350,53 @@ func (db *DB) layersLocked() []*memLayer {
 // checkpointer commits layers in the background whenever there are any:
 // while one checkpoint runs, batches pile up in the active layer and the
 // next checkpoint writes them all at once.
-// Checkpoints are at least CheckpointInterval apart, unless somebody waits
-// for one (see urgeCheckpoint).
+// Checkpoints are at least CheckpointInterval apart. Past that, one waits
+// until CheckpointBytes of changes are pending or CheckpointMaxInterval has
+// passed since the last, so that a small hot keyspace (whose every
+// checkpoint rewrites the same pages) is written less often, while large
+// writes still go out after a short window. Somebody waiting for a
+// checkpoint (see urgeCheckpoint) skips both waits.
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
 	pace := time.NewTimer(0)
 	defer pace.Stop()
+	window := time.NewTimer(0)
+	defer window.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-db.ckptStop:
 			return
 		case <-db.ckptKick:
 		}
+		urged := false
 		select {
 		case <-db.ckptStop:
 			return
 		case <-pace.C:
 		case <-db.ckptNow:
+			urged = true
+		}
+		if !urged && db.opts.CheckpointMaxInterval > db.opts.CheckpointInterval {
+			window.Reset(db.opts.CheckpointMaxInterval - time.Since(last))
+		wait:
+			for db.pending.Load() < db.opts.CheckpointBytes {
+				select {
+				case <-db.ckptStop:
+					return
+				case <-db.ckptNow:
+					break wait
+				case <-window.C:
+					break wait
+				case <-db.ckptKick: // more applied: look at pending again
+				}
+			}
+			window.Stop()
 		}
 		if err := db.Flush(); err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)
 		}
+		last = time.Now()
 		pace.Reset(db.opts.CheckpointInterval)
 	}
 }

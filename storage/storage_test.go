@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -602,5 +603,51 @@ func TestBacklogOverMaxPendingWaitsForCheckpointer(t *testing.T) {
 	}
 	if v, _ := get(t, db, "k:5:39", 1); v != value {
 		t.Fatalf("k:5:39 = %.10q…, want the value", v)
+	}
+}
+
+// Past CheckpointInterval, a background checkpoint waits for
+// CheckpointBytes of changes (or CheckpointMaxInterval): a small write
+// stays in memory, a large one is checkpointed at once, and somebody
+// waiting for a checkpoint gets one whatever is pending.
+func TestCheckpointWaitsForBytesOrMaxInterval(t *testing.T) {
+	var done atomic.Int64
+	ended := make(chan struct{}, 16)
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24,
+		CheckpointInterval: time.Millisecond, CheckpointBytes: 1 << 20, CheckpointMaxInterval: time.Hour,
+		OnCheckpoint: func(time.Duration, int64) { done.Add(1); ended <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, set("small", "v", 0))})
+	// An observation window, not a synchronisation: without the wait for
+	// bytes, the checkpointer runs within a millisecond of the apply.
+	time.Sleep(300 * time.Millisecond)
+	if n := done.Load(); n != 0 || db.PendingBytes() == 0 {
+		t.Fatalf("after a small write: %d checkpoints, %d bytes pending; want none and some", n, db.PendingBytes())
+	}
+	big := make([]Cmd, 0, 2048)
+	for i := range cap(big) {
+		big = append(big, set(fmt.Sprintf("big%d", i), strings.Repeat("x", 1024), 0))
+	}
+	mustApply(t, db, LogEntry{Index: 2, Data: entry(1, big...)})
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("no checkpoint after 2 MiB of writes")
+	}
+	mustApply(t, db, LogEntry{Index: 3, Data: entry(1, set("small2", "v", 0))})
+	// The checkpoint of the big write may still be ending: the channel is
+	// then that one's, and the next urged one takes small2.
+	for i := 0; db.PendingBytes() != 0; i++ {
+		if i == 3 {
+			t.Fatalf("%d bytes still pending after 3 urged checkpoints", db.PendingBytes())
+		}
+		select {
+		case <-db.CheckpointEnd():
+		case <-time.After(time.Minute):
+			t.Fatal("an urged checkpoint did not run")
+		}
 	}
 }

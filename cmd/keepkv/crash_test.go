@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,8 +128,10 @@ func startProcUntil(t *testing.T, readyLine, dir string, port int, extra ...stri
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, addr: addr, done: make(chan struct{})}
-	ready := make(chan struct{})
+	ready, logged := make(chan struct{}), make(chan struct{})
+	var raced atomic.Bool
 	go func() {
+		defer close(logged)
 		defer logf.Close()
 		sc := bufio.NewScanner(stderr)
 		signalled := false
@@ -138,10 +141,24 @@ func startProcUntil(t *testing.T, readyLine, dir string, port int, extra ...stri
 				signalled = true
 				close(ready)
 			}
+			if strings.Contains(sc.Text(), "WARNING: DATA RACE") {
+				raced.Store(true)
+			}
 		}
 		io.Copy(io.Discard, stderr)
 	}()
 	go func() { cmd.Wait(); close(p.done) }()
+	// The binary is built with -race: a race it reports fails the test
+	// (checked after the kill below, once its output is read to the end).
+	t.Cleanup(func() {
+		select {
+		case <-logged:
+		case <-time.After(10 * time.Second):
+		}
+		if raced.Load() {
+			t.Errorf("keepkv reported a data race; see %s.log", dir)
+		}
+	})
 	t.Cleanup(func() { p.kill() })
 	select {
 	case <-ready:
