@@ -105,6 +105,8 @@ func (a *applier) putElem(it elemItem) {
 	old, had := a.layer.elems.ReplaceOrInsert(it)
 	if !it.del {
 		a.db.hints.noteLive(it.key)
+	} else {
+		a.db.tombstones.Add(1)
 	}
 	a.journal = append(a.journal, change{kind: changeElem, key: it.key, had: had, elem: old})
 	a.layer.size += int64(len(it.key) + len(it.val) + 64)

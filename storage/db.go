@@ -112,11 +112,15 @@ type DB struct {
 	sealed  []*memLayer // oldest first
 	cache   *recCache   // checkpointed records (cache.go)
 	hints   elemHints   // where collections' live elements begin and end (hints.go); apply only
-	durable uint64      // applied index checkpointed to bbolt
-	ckptErr error
-	pending atomic.Int64
-	ckptEnd chan struct{} // closed when the running or next checkpoint ends
-	waits   atomic.Int64  // ApplyBatch calls that waited for a checkpoint
+	// tombstones counts element deletions in the active layer: ordered
+	// seeks (SPOP's pick, ranges) step past each one until a checkpoint
+	// removes them from disk, so enough of them end a checkpoint's wait.
+	tombstones atomic.Int64
+	durable    uint64 // applied index checkpointed to bbolt
+	ckptErr    error
+	pending    atomic.Int64
+	ckptEnd    chan struct{} // closed when the running or next checkpoint ends
+	waits      atomic.Int64  // ApplyBatch calls that waited for a checkpoint
 
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 

@@ -318,6 +318,7 @@ func (db *DB) seal() []*memLayer {
 		}
 		db.sealed = append(db.sealed, a)
 		db.active = newLayer()
+		db.tombstones.Store(0)
 	}
 	return append([]*memLayer(nil), db.sealed...)
 }
@@ -347,6 +348,11 @@ func (db *DB) layersLocked() []*memLayer {
 	return out
 }
 
+// maxTombstones element deletions in the active layer end a checkpoint's
+// wait for CheckpointBytes: a set popped at random (SPOP) otherwise makes
+// every pick step past more and more deleted members.
+const maxTombstones = 1024
+
 // checkpointer commits layers in the background whenever there are any:
 // while one checkpoint runs, batches pile up in the active layer and the
 // next checkpoint writes them all at once.
@@ -354,7 +360,8 @@ func (db *DB) layersLocked() []*memLayer {
 // until CheckpointBytes of changes are pending or CheckpointMaxInterval has
 // passed since the last, so that a small hot keyspace (whose every
 // checkpoint rewrites the same pages) is written less often, while large
-// writes still go out after a short window. Somebody waiting for a
+// writes, and element deletions (maxTombstones), still go out after a
+// short window. Somebody waiting for a
 // checkpoint (see urgeCheckpoint) skips both waits.
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
@@ -380,7 +387,7 @@ func (db *DB) checkpointer() {
 		if !urged && db.opts.CheckpointMaxInterval > db.opts.CheckpointInterval {
 			window.Reset(db.opts.CheckpointMaxInterval - time.Since(last))
 		wait:
-			for db.pending.Load() < db.opts.CheckpointBytes {
+			for db.pending.Load() < db.opts.CheckpointBytes && db.tombstones.Load() < maxTombstones {
 				select {
 				case <-db.ckptStop:
 					return
