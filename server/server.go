@@ -296,13 +296,14 @@ func (s *Server) open() error {
 	rc.Logger = s.logger
 	rc.OnStoreLogs = s.metrics.onStoreLogs
 	rc.OnApplyBatch = s.metrics.onApplyBatch
-	// Raft may report applies and leadership as soon as it starts, before
+	// Raft may report leadership as soon as it starts, before
 	// replication.New has returned (a restarted sole voter elects itself at
-	// once): the callbacks wait until s.node is set and the ACL users on
-	// disk are loaded.
+	// once): OnLeadership, whose work proposes through s.node, waits until
+	// s.node is set. (It runs on the node's own goroutine, so waiting holds
+	// up no Raft loop. OnApplied, on the FSM's, must not wait: it uses
+	// nothing New sets, and the ACL users are loaded before New.)
 	started := make(chan struct{})
 	rc.OnApplied = func(a storage.Applied) {
-		<-started
 		s.metrics.onApplied(a)
 		s.exp.onApplied(a)
 		s.wakeBlocked(a.Ready)
