@@ -13,9 +13,9 @@ package storage
 // needs no lock of its own. A checkpoint merges its layers while they are
 // still in place, in short holds of the lock (mergeChunk records each), so
 // reads and applies are not stopped for a whole large layer: until the
-// layers are dropped, they shadow whatever the cache holds for their keys. It is filled by writes
-// only; a key read but not written since the node started is read from
-// bbolt.
+// layers are dropped, they shadow whatever the cache holds for their keys.
+// It is filled by writes only; a key read but not written since the node
+// started is read from bbolt.
 //
 // It is bounded by Options.ReadCacheBytes: past the bound, a merge
 // evicts keys in Go's map iteration order (effectively at random) until a

@@ -31,8 +31,9 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// CheckpointBytes and CheckpointMaxInterval: after CheckpointInterval,
 	// a background checkpoint waits until this many bytes of applied
-	// changes are pending, or CheckpointMaxInterval has passed since the
-	// last one. Defaults 32 MiB and 2s. A MaxInterval not above
+	// changes are pending (or maxTombstones element deletions), or
+	// CheckpointMaxInterval has passed since the last one. Defaults 32 MiB
+	// and 2s. A MaxInterval not above
 	// CheckpointInterval turns the wait off.
 	CheckpointBytes       int64
 	CheckpointMaxInterval time.Duration
@@ -112,9 +113,10 @@ type DB struct {
 	sealed  []*memLayer // oldest first
 	cache   *recCache   // checkpointed records (cache.go)
 	hints   elemHints   // where collections' live elements begin and end (hints.go); apply only
-	// tombstones counts element deletions in the active layer: ordered
-	// seeks (SPOP's pick, ranges) step past each one until a checkpoint
-	// removes them from disk, so enough of them end a checkpoint's wait.
+	// tombstones counts element deletions written to the active layer
+	// (rolled-back ones too: it only times checkpoints): ordered seeks
+	// (SPOP's pick, ranges) step past each one until a checkpoint removes
+	// them from disk, so enough of them end a checkpoint's wait.
 	tombstones atomic.Int64
 	durable    uint64 // applied index checkpointed to bbolt
 	ckptErr    error

@@ -361,13 +361,14 @@ const maxTombstones = 1024
 // passed since the last, so that a small hot keyspace (whose every
 // checkpoint rewrites the same pages) is written less often, while large
 // writes, and element deletions (maxTombstones), still go out after a
-// short window. Somebody waiting for a
-// checkpoint (see urgeCheckpoint) skips both waits.
+// short window. Somebody waiting for a checkpoint (see urgeCheckpoint)
+// skips both waits.
 func (db *DB) checkpointer() {
 	defer close(db.ckptDone)
 	pace := time.NewTimer(0)
 	defer pace.Stop()
-	window := time.NewTimer(0)
+	window := time.NewTimer(time.Hour)
+	window.Stop() // armed before each wait for bytes
 	defer window.Stop()
 	last := time.Now()
 	for {

@@ -139,7 +139,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoints of applied writes to state.db: longer means fewer, larger bbolt commits (a key written many times in one window is written once) and more Raft log to replay after a crash")
-	fs.Int64Var(&c.CheckpointBytes, "checkpoint-bytes", 32<<20, "after --checkpoint-interval, a checkpoint waits until this many bytes of applied writes are pending or --checkpoint-max-interval has passed: a small hot keyspace is rewritten less often")
+	fs.Int64Var(&c.CheckpointBytes, "checkpoint-bytes", 32<<20, "after --checkpoint-interval, a checkpoint waits until this many bytes of applied writes (or 1024 element deletions) are pending or --checkpoint-max-interval has passed: a small hot keyspace is rewritten less often")
 	fs.DurationVar(&c.CheckpointMax, "checkpoint-max-interval", 2*time.Second, "longest a checkpoint waits for --checkpoint-bytes of writes (not above --checkpoint-interval: no wait)")
 	fs.Int64Var(&c.ReadCache, "read-cache-bytes", 64<<20, "memory for the records of recently written keys, read without a B+tree descent (negative: off)")
 	fs.BoolVar(&c.GroupCommit, "group-commit", true, "while one round of writes is in Raft, queue new ones and send them as the next round (one log append per round)")

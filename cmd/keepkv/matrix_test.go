@@ -493,13 +493,20 @@ func (m *matrixRun) digest() string {
 
 // settle makes the keyspace stop changing on its own before the digest is
 // compared across a restart: keys about to expire get PERSIST, keys whose
-// deadline has passed are deleted and collections awaiting collection are
-// collected (else the restarted leader's expiry driver would change the
-// state after the restart), then the digest must read the same twice in a
-// row.
+// deadline has already passed are deleted and collections awaiting
+// collection are collected (else the restarted leader's expiry driver
+// would change the state after the restart), then the digest must read the
+// same twice in a row.
 func (m *matrixRun) settle() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	m.scanAll(ctx, m.kv, func(k string) {
+		if ttl, err := m.kv.PTTL(ctx, k).Result(); err == nil && ttl >= 0 && ttl < 10*time.Minute {
+			if err := m.kv.Persist(ctx, k).Err(); err != nil {
+				m.t.Fatalf("keepkv PERSIST before the digest: %v", err)
+			}
+		}
+	})
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		pending := m.pendingBackground(ctx)
 		if pending == "" {
@@ -509,23 +516,6 @@ func (m *matrixRun) settle() string {
 			m.t.Fatalf("keepkv's background work does not finish with no client writing: %s", pending)
 		}
 		time.Sleep(100 * time.Millisecond) // the expiry driver's progress: poll
-	}
-	var cursor uint64
-	for {
-		keys, next, err := m.kv.Scan(ctx, cursor, "*", 1000).Result()
-		if err != nil {
-			m.t.Fatalf("keepkv SCAN before the digest: %v", err)
-		}
-		for _, k := range keys {
-			if ttl, err := m.kv.PTTL(ctx, k).Result(); err == nil && ttl >= 0 && ttl < 10*time.Minute {
-				if err := m.kv.Persist(ctx, k).Err(); err != nil {
-					m.t.Fatalf("keepkv PERSIST before the digest: %v", err)
-				}
-			}
-		}
-		if cursor = next; cursor == 0 {
-			break
-		}
 	}
 	d := m.digest()
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -538,6 +528,23 @@ func (m *matrixRun) settle() string {
 			m.t.Fatalf("keepkv's DEBUG DIGEST keeps changing with no client writing: %s then %s", d, d2)
 		}
 		d = d2
+	}
+}
+
+// scanAll calls fn for every key SCAN returns through c.
+func (m *matrixRun) scanAll(ctx context.Context, c *redis.Client, fn func(key string)) {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, "*", 1000).Result()
+		if err != nil {
+			m.t.Fatalf("keepkv SCAN (db %d): %v", c.Options().DB, err)
+		}
+		for _, k := range keys {
+			fn(k)
+		}
+		if cursor = next; cursor == 0 {
+			return
+		}
 	}
 }
 
@@ -564,18 +571,7 @@ func (m *matrixRun) pendingBackground(ctx context.Context) string {
 		keys, _ := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
 		c := redis.NewClient(&redis.Options{Addr: m.kv.Options().Addr, DB: n, Password: m.kv.Options().Password})
 		var seen int64
-		var cursor uint64
-		for {
-			ks, next, err := c.Scan(ctx, cursor, "*", 1000).Result()
-			if err != nil {
-				c.Close()
-				m.t.Fatalf("keepkv SCAN db %d: %v", n, err)
-			}
-			seen += int64(len(ks))
-			if cursor = next; cursor == 0 {
-				break
-			}
-		}
+		m.scanAll(ctx, c, func(string) { seen++ })
 		c.Close()
 		if seen != keys {
 			out = append(out, fmt.Sprintf("db%d holds %d keys, SCAN sees %d", n, keys, seen))
