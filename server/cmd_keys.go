@@ -59,15 +59,15 @@ func cmdType(x *execCtx, r *storage.Reader, args [][]byte) {
 func cmdKeys(x *execCtx, _ *storage.Reader, args [][]byte) {
 	pattern := args[1]
 	all := len(pattern) == 1 && pattern[0] == '*'
-	res, err := x.s.db.ScanKeys(x.ctx, x.st.db, 0, int(^uint(0)>>1), x.now, func(k []byte, _ storage.Value) bool {
+	keys, err := x.s.db.Keys(x.ctx, x.st.db, x.now, func(k []byte, _ storage.Value) bool {
 		return all || globMatch(pattern, k)
 	})
 	if err != nil {
 		x.iterationFailed(err)
 		return
 	}
-	x.w.Array(len(res.Keys))
-	for _, k := range res.Keys {
+	x.w.Array(len(keys))
+	for _, k := range keys {
 		x.w.Bulk(k)
 	}
 }

@@ -25,11 +25,12 @@ type memLayer struct {
 	recs    map[string][]byte // memKey → encoded record; nil = deleted
 	index   map[string]Type   // expiry index key → the key's type; 0 = deleted
 	elems   *btree.BTreeG[elemItem]
-	garbage map[uint64]int64  // collections to remove: oid → count; -1 = done
-	sys     map[string][]byte // replicated settings and modification indexes (sys.go); nil = deleted
-	cleared [NumDBs]bool      // the database was emptied before recs
-	dirty   bool              // applied advanced in this layer
-	size    int64             // approximate bytes held
+	slots   *[scanSlots][]slotKey // every memKey recs has held, by hash (scanmerge.go)
+	garbage map[uint64]int64      // collections to remove: oid → count; -1 = done
+	sys     map[string][]byte     // replicated settings and modification indexes (sys.go); nil = deleted
+	cleared [NumDBs]bool          // the database was emptied before recs
+	dirty   bool                  // applied advanced in this layer
+	size    int64                 // approximate bytes held
 
 	// Set when sealed: the state this layer brings bbolt to.
 	applied  uint64

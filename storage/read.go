@@ -17,9 +17,9 @@ type Value struct {
 }
 
 // Reader is a consistent read view of the state. Every method treats a key
-// whose deadline has passed at now as absent. Get sees everything applied;
-// Scan, RandomKey, DueBetween and Digest see what is checkpointed to bbolt,
-// so call DB.Flush first when they must reflect every applied write.
+// whose deadline has passed at now as absent. Get and Scan see everything
+// applied; RandomKey, DueBetween and Digest see what is checkpointed to
+// bbolt, so call DB.Flush first when they must reflect every applied write.
 type Reader struct {
 	bv      boltView // the bbolt transaction, its buckets opened once
 	layers  []*memLayer
@@ -66,28 +66,17 @@ func (r *Reader) Scan(db uint8, cursor uint64, count int, now int64, fn func(key
 		return res
 	}
 	count = max(count, 1) // with 0 it could stop before examining a key, and loop
-	c := r.bv.data(db).Cursor()
-	seen := 0
-	var last uint64 // cursor (53-bit prefix) of the last key examined
-	for k, raw := c.Seek(u64(cursor << cursorShift)); k != nil; k, raw = c.Next() {
-		pos := binary.BigEndian.Uint64(k) >> cursorShift
-		// pos > last here, as keys come in hash order, so pos >= 1: a page
-		// that stops always returns a cursor other than 0.
-		if seen >= count && pos != last {
-			res.Cursor = pos
-			return res
-		}
-		seen++
-		last = pos
+	// A page that stops does so at a key with pos > last >= 0 (keys come in
+	// hash order), so it never returns cursor 0.
+	res.Cursor = r.scanMerged(db, cursor, count, func(key, raw []byte) {
 		rec, ok := decodeRecord(raw)
 		if !ok || expired(rec.deadline, now) {
-			continue
+			return
 		}
-		key := k[8:]
 		if fn(key, Value{Type: rec.typ, Deadline: rec.deadline, Data: rec.value}) {
 			res.Keys = append(res.Keys, clone(key))
 		}
-	}
+	})
 	return res
 }
 

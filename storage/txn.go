@@ -86,9 +86,8 @@ func (t *Txn) Now() int64 { return t.a.now }
 // Index is the log entry's index.
 func (t *Txn) Index() uint64 { return t.a.index }
 
-// Reader reads the state as applied so far. Scan, RandomKey and
-// DueBetween see only what is checkpointed, so an ExecFunc must not use
-// them.
+// Reader reads the state as applied so far. RandomKey and DueBetween see
+// only what is checkpointed, so an ExecFunc must not use them.
 func (t *Txn) Reader() *Reader {
 	return &Reader{bv: t.a.bv, layers: t.a.layers, applied: t.a.index}
 }

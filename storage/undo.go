@@ -156,6 +156,9 @@ func (a *applier) setRec(db uint8, key, rec []byte) {
 	old, had := a.layer.recs[mk]
 	a.journal = append(a.journal, change{kind: changeRec, key: mk, had: had, rec: old})
 	a.layer.setRec(mk, rec)
+	if !had {
+		a.layer.fileForScan(mk)
+	}
 }
 
 // setIndex records whether the expiry index holds k.
