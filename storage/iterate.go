@@ -24,6 +24,9 @@ func (db *DB) ScanKeys(ctx context.Context, n uint8, cursor uint64, count int, n
 	}
 	var hits []hit
 	for examined := 0; ; examined += scanPage {
+		if err := ctx.Err(); err != nil {
+			return ScanResult{}, err
+		}
 		hits = hits[:0]
 		var page ScanResult
 		err := db.View(func(r *Reader) error {

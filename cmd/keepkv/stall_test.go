@@ -164,6 +164,33 @@ func TestLongKeysStallsNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The same pattern through SCAN with a huge COUNT: SCAN reads pages
+	// under the lock applies take but matches outside it, so a SET is
+	// answered while the SCAN runs; the SCAN ends when its client
+	// disconnects.
+	sc := redis.NewClient(&redis.Options{Addr: p.addr, PoolSize: 1, MaxRetries: -1, ReadTimeout: 5 * time.Second})
+	scanDone := make(chan error, 1)
+	go func() { scanDone <- sc.Scan(ctx, 0, endless, 1<<30).Err() }()
+	waitFor(t, 30*time.Second, "the SCAN to start", func() bool {
+		list, _ := c.ClientList(ctx).Result()
+		return strings.Contains(list, "cmd=scan")
+	})
+	if err := c.Set(ctx, "during-scan", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-scanDone:
+		t.Fatalf("the endless SCAN ended (%v) before a SET sent during it was answered", err)
+	default:
+	}
+	if err := <-scanDone; err == nil {
+		t.Fatal("an endless SCAN answered within its read timeout")
+	}
+	sc.Close()
+	waitFor(t, 30*time.Second, "the disconnected SCAN to be cancelled", func() bool {
+		return strings.Contains(info(), "keepkv_iterations_cancelled:2")
+	})
+
 	// SIGTERM while an endless KEYS runs: an orderly exit, in bounded time.
 	kc = redis.NewClient(&redis.Options{Addr: p.addr, PoolSize: 1, MaxRetries: -1, ReadTimeout: -1})
 	defer kc.Close()
