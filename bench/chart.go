@@ -45,6 +45,8 @@ func (r report) chart(path string) error {
 				label := fmt.Sprintf("%s -d %d -c %d", strings.ToUpper(c.test), c.size, c.c)
 				if c.types {
 					label = strings.ToUpper(c.test)
+				} else if c.label != "" {
+					label = c.label
 				}
 				labels = append(labels, label)
 			}
