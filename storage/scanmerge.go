@@ -14,8 +14,11 @@ import (
 // key it has held a record for under the top bits of the key's hash (its
 // scan slot): a SCAN page then merges bbolt's keys with the layers' keys of
 // the slots it crosses, sorted, instead of checkpointing the layers first.
-// A slot list only grows (a record removed by a rollback or FLUSHDB leaves
-// its entry, which the merge skips), so it is a superset of the layer's keys.
+// Only live records are filed: a deletion hides bbolt's record through the
+// lookup every bbolt key gets, so a mass expiry or DEL files nothing. A slot
+// list only grows (a record deleted, rolled back or emptied by FLUSHDB
+// leaves its entry, which the merge skips), so it holds every key with a
+// live record in the layer.
 const (
 	scanSlotBits = 10
 	scanSlots    = 1 << scanSlotBits
@@ -36,8 +39,8 @@ func (a slotKey) compare(b slotKey) int {
 
 func scanSlot(h uint64) int { return int(h >> (64 - scanSlotBits)) }
 
-// fileForScan files mk, which has just gained a record in l.recs, in its
-// scan slot.
+// fileForScan files mk, which has just gained a live record in l.recs
+// (it had none there, or a deletion), in its scan slot.
 func (l *memLayer) fileForScan(mk string) {
 	if l.slots == nil {
 		l.slots = new([scanSlots][]slotKey)

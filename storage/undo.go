@@ -156,7 +156,7 @@ func (a *applier) setRec(db uint8, key, rec []byte) {
 	old, had := a.layer.recs[mk]
 	a.journal = append(a.journal, change{kind: changeRec, key: mk, had: had, rec: old})
 	a.layer.setRec(mk, rec)
-	if !had {
+	if rec != nil && (!had || old == nil) { // deletions need no filing: see fileForScan
 		a.layer.fileForScan(mk)
 	}
 }
