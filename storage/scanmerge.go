@@ -20,7 +20,7 @@ import (
 // leaves its entry, which the merge skips), so it holds every key with a
 // live record in the layer.
 const (
-	scanSlotBits = 10
+	scanSlotBits = 12
 	scanSlots    = 1 << scanSlotBits
 )
 
@@ -53,34 +53,47 @@ func (l *memLayer) fileForScan(mk string) {
 // layerKeys yields, in dataKey order from hash position start, the keys of
 // database db that layers (newest first) hold a live record for, with the
 // record: one scan slot at a time, each slot's entries from every layer
-// gathered, sorted and resolved through the layers as a read would.
+// gathered and sorted, each resolved through the layers as a read would
+// when the merge reaches it.
 type layerKeys struct {
-	layers []*memLayer
-	db     uint8
-	start  uint64
-	slot   int
-	buf    []slotKey
-	recs   [][]byte
-	i      int
+	layers   []*memLayer
+	db       uint8
+	start    uint64
+	slot     int // the next slot to read
+	buf      []slotKey
+	i        int
+	resolved int // buf[resolved] is live, with record rec
+	rec      []byte
 }
 
 // peek returns the next key, reading slots only up to upTo: false means
 // none up to there.
 func (it *layerKeys) peek(upTo int) (slotKey, []byte, bool) {
-	for it.i == len(it.buf) {
+	for {
+		if it.i < len(it.buf) {
+			e := it.buf[it.i]
+			if it.resolved == it.i {
+				return e, it.rec, true
+			}
+			if rec, ok := layerRecord(it.layers, it.db, e.mk); ok && rec != nil {
+				it.resolved, it.rec = it.i, rec
+				return e, rec, true
+			}
+			it.i++ // deleted, rolled back, or a duplicate of one passed
+			continue
+		}
 		if it.slot > upTo || it.slot >= scanSlots {
 			return slotKey{}, nil, false
 		}
 		it.fillSlot()
 	}
-	return it.buf[it.i], it.recs[it.i], true
 }
 
 func (it *layerKeys) next() { it.i++ }
 
 // fillSlot reads the next slot.
 func (it *layerKeys) fillSlot() {
-	it.buf, it.recs, it.i = it.buf[:0], it.recs[:0], 0
+	it.buf, it.i, it.resolved = it.buf[:0], 0, -1
 	s := it.slot
 	it.slot++
 	for _, l := range it.layers {
@@ -93,20 +106,10 @@ func (it *layerKeys) fillSlot() {
 			}
 		}
 	}
-	if len(it.buf) == 0 {
-		return
+	if len(it.buf) > 1 {
+		slices.SortFunc(it.buf, slotKey.compare)
+		it.buf = slices.CompactFunc(it.buf, func(a, b slotKey) bool { return a.mk == b.mk })
 	}
-	slices.SortFunc(it.buf, slotKey.compare)
-	it.buf = slices.CompactFunc(it.buf, func(a, b slotKey) bool { return a.mk == b.mk })
-	n := 0
-	for _, e := range it.buf {
-		if rec, ok := layerRecord(it.layers, it.db, e.mk); ok && rec != nil {
-			it.buf[n] = e
-			it.recs = append(it.recs, rec)
-			n++
-		}
-	}
-	it.buf = it.buf[:n]
 }
 
 // layerRecord resolves memKey mk of database db through layers (newest
