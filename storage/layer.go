@@ -25,7 +25,7 @@ type memLayer struct {
 	recs    map[string][]byte // memKey → encoded record; nil = deleted
 	index   map[string]Type   // expiry index key → the key's type; 0 = deleted
 	elems   *btree.BTreeG[elemItem]
-	slots   *[scanSlots][]slotKey // every memKey recs has held, by hash (scanmerge.go)
+	slots   *[scanSlots][]slotKey // every memKey recs has held a live record for, by hash (scanmerge.go)
 	garbage map[uint64]int64      // collections to remove: oid → count; -1 = done
 	sys     map[string][]byte     // replicated settings and modification indexes (sys.go); nil = deleted
 	cleared [NumDBs]bool          // the database was emptied before recs

@@ -11,14 +11,15 @@ import (
 
 // SCAN sees the keyspace in hash order, which is bbolt's order of the data
 // buckets. A layer's records are a hash map, so each layer also files every
-// key it has held a record for under the top bits of the key's hash (its
-// scan slot): a SCAN page then merges bbolt's keys with the layers' keys of
-// the slots it crosses, sorted, instead of checkpointing the layers first.
-// Only live records are filed: a deletion hides bbolt's record through the
-// lookup every bbolt key gets, so a mass expiry or DEL files nothing. A slot
-// list only grows (a record deleted, rolled back or emptied by FLUSHDB
-// leaves its entry, which the merge skips), so it holds every key with a
-// live record in the layer.
+// key it has held a live record for under the top bits of the key's hash
+// (its scan slot): a SCAN page then merges bbolt's keys with the layers'
+// keys of the slots it crosses, sorted, instead of checkpointing the layers
+// first. Only live records are filed: a deletion hides bbolt's record
+// through the lookup every bbolt key gets, so a mass expiry or DEL files
+// nothing. A slot list only grows (a record deleted, rolled back or emptied
+// by FLUSHDB leaves its entry, which the merge skips), so it holds every key
+// with a live record in the layer. The slots are not in the layer's size:
+// about 24 bytes a key, plus 96 KiB for the array of a layer that has any.
 const (
 	scanSlotBits = 12
 	scanSlots    = 1 << scanSlotBits
