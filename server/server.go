@@ -188,6 +188,8 @@ type Server struct {
 	shutdownReq  chan struct{}
 	shutdownOnce sync.Once
 	bg           sync.WaitGroup
+	bgMu         sync.Mutex // orders goBackground's bg.Add before shutdown's bg.Wait
+	stopping     bool       // under bgMu: shutdown has begun; no new background work
 	start        time.Time
 	table        commandTable
 
@@ -317,11 +319,7 @@ func (s *Server) open() error {
 		<-started
 		s.exp.onLeadership(leader)
 		if leader {
-			s.bg.Add(1)
-			go func() {
-				defer s.bg.Done()
-				s.seedACL()
-			}()
+			s.goBackground(s.seedACL)
 		}
 	}
 	if rc.NodeID == "" {
@@ -407,11 +405,30 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
+// goBackground runs fn on a goroutine shutdown waits for, unless shutdown
+// has begun. Leadership can arrive at any moment, shutdown included, and a
+// WaitGroup's Add from zero must not race with its Wait.
+func (s *Server) goBackground(fn func()) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.stopping {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
+}
+
 func (s *Server) shutdown() {
 	s.handOff()
 	s.cancel()
 	close(s.stop)
 	s.closeHTTP()
+	s.bgMu.Lock()
+	s.stopping = true
+	s.bgMu.Unlock()
 	s.bg.Wait()
 	if s.rs != nil {
 		s.rs.Close()

@@ -16,8 +16,17 @@ import (
 // each once, with cursors rising below MaxCursor; and SCAN must not
 // checkpoint.
 func TestScanMergedMatchesReads(t *testing.T) {
-	// No background checkpoint: this test seals and checkpoints itself.
-	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, CheckpointInterval: time.Hour, CheckpointMaxInterval: time.Hour})
+	// No background checkpoint but the checkpointer's first, which comes
+	// at once after the first apply and is awaited below: this test seals
+	// and checkpoints itself.
+	ckpts := make(chan struct{}, 1)
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, CheckpointInterval: time.Hour, CheckpointMaxInterval: time.Hour,
+		OnCheckpoint: func(time.Duration, int64) {
+			select {
+			case ckpts <- struct{}{}:
+			default:
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +50,9 @@ func TestScanMergedMatchesReads(t *testing.T) {
 		})
 		return out
 	}
+	idx++
+	mustApply(t, db, LogEntry{Index: idx, Data: entry(now, set("k0", "v", 0))})
+	<-ckpts // the checkpointer's first; the next is an hour away
 	layersSeen := 0
 	for step := range 2500 {
 		c := Cmd{DB: uint8(rng.IntN(2))}
