@@ -54,8 +54,9 @@ func cmdType(x *execCtx, r *storage.Reader, args [][]byte) {
 }
 
 // The iterating commands (flagScan) read through the store's iteration
-// API, which sees everything applied without holding up applies; they get
-// no Reader.
+// API, which sees everything applied and never holds up applies for long
+// (KEYS reads a checkpointed snapshot, SCAN a page at a time); they get no
+// Reader.
 func cmdKeys(x *execCtx, _ *storage.Reader, args [][]byte) {
 	pattern := args[1]
 	all := len(pattern) == 1 && pattern[0] == '*'
