@@ -264,10 +264,19 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// slowCheckpoint: a checkpoint taking longer is logged (at info): the Raft
+// log a crash would replay grows meanwhile.
+const slowCheckpoint = 500 * time.Millisecond
+
 func (s *Server) open() error {
 	opts := s.cfg.Storage
 	if opts.OnCheckpoint == nil {
-		opts.OnCheckpoint = s.metrics.onCheckpoint
+		opts.OnCheckpoint = func(d time.Duration, bytes int64) {
+			s.metrics.onCheckpoint(d, bytes)
+			if d >= slowCheckpoint {
+				s.logger.Info("slow checkpoint", "took", d, "bytes", bytes)
+			}
+		}
 	}
 	if opts.OnRestore == nil {
 		opts.OnRestore = s.reloadACL

@@ -318,7 +318,7 @@ func (m *memIter) merge(bound string, bounded bool) {
 
 // writeElems writes a layer's element records and garbage queue changes
 // into a bbolt write transaction, in key order.
-func (l *memLayer) writeElems(tx *bolt.Tx) error {
+func (l *memLayer) writeElems(tx *bolt.Tx, w *written) error {
 	b := tx.Bucket(bucketElems)
 	var err error
 	l.elems.Ascend(func(it elemItem) bool {
@@ -327,6 +327,7 @@ func (l *memLayer) writeElems(tx *bolt.Tx) error {
 		} else {
 			err = b.Put([]byte(it.key), it.val)
 		}
+		w.add(bucketElems, []byte(it.key))
 		return err == nil
 	})
 	if err != nil {

@@ -129,7 +129,8 @@ func indexed(layers []*memLayer, bv *boltView, db uint8, k []byte) Type {
 	return Type(v[0])
 }
 
-// writeTo writes the layer into a bbolt write transaction.
+// writeTo writes the layer into a bbolt write transaction, listing in w
+// (when not nil) the keys it wrote, for mapWritten.
 //
 // Keys go in sorted order. bbolt keeps a node's entries in a sorted slice
 // until the commit splits it, so each Put in random order shifts the
@@ -137,7 +138,7 @@ func indexed(layers []*memLayer, bv *boltView, db uint8, k []byte) Type {
 // transaction. Fresh sessions' expiry index keys all land in the index's
 // last node, and a 50k-key checkpoint took seconds that way. Sorted, those
 // Puts append and the data keys visit the tree's leaves in order.
-func (l *memLayer) writeTo(tx *bolt.Tx) error {
+func (l *memLayer) writeTo(tx *bolt.Tx, w *written) error {
 	for db, cleared := range l.cleared {
 		if cleared {
 			if err := clearDB(tx, uint8(db)); err != nil {
@@ -156,17 +157,18 @@ func (l *memLayer) writeTo(tx *bolt.Tx) error {
 	slices.SortFunc(writes, func(a, b write) int {
 		return cmp.Or(cmp.Compare(a.db, b.db), bytes.Compare(a.key, b.key))
 	})
-	for _, w := range writes {
-		b := tx.Bucket(dbBuckets[w.db])
+	for _, wr := range writes {
+		b := tx.Bucket(dbBuckets[wr.db])
 		var err error
-		if w.rec == nil {
-			err = b.Delete(w.key)
+		if wr.rec == nil {
+			err = b.Delete(wr.key)
 		} else {
-			err = b.Put(w.key, w.rec)
+			err = b.Put(wr.key, wr.rec)
 		}
 		if err != nil {
 			return err
 		}
+		w.add(dbBuckets[wr.db], wr.key)
 	}
 	idx := tx.Bucket(bucketExpiry)
 	// New deadlines are mostly later than all before them, so index keys are
@@ -182,8 +184,9 @@ func (l *memLayer) writeTo(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
+		w.add(bucketExpiry, []byte(k))
 	}
-	if err := l.writeElems(tx); err != nil {
+	if err := l.writeElems(tx, w); err != nil {
 		return err
 	}
 	if err := l.writeSys(tx); err != nil {
@@ -240,7 +243,10 @@ func clearDB(tx *bolt.Tx, db uint8) error {
 
 // Flush checkpoints every applied change to bbolt and returns once it is
 // committed (fsynced). It is safe to call from any goroutine.
-func (db *DB) Flush() error {
+func (db *DB) Flush() error { return db.flush(nil) }
+
+// flush is Flush, listing in w (when not nil) the keys it wrote.
+func (db *DB) flush(w *written) error {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
 	db.mu.RLock()
@@ -259,13 +265,16 @@ func (db *DB) Flush() error {
 	start := time.Now()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, l := range list {
-			if err := l.writeTo(tx); err != nil {
+			if err := l.writeTo(tx, w); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		if w != nil {
+			w.keys = w.keys[:0]
+		}
 		err = fmt.Errorf("storage: checkpoint to %d: %w", list[len(list)-1].applied, err)
 		db.mem.Lock()
 		db.ckptErr = err
@@ -402,9 +411,11 @@ func (db *DB) checkpointer() {
 			}
 			window.Stop()
 		}
-		if err := db.Flush(); err != nil && err != ErrClosed {
+		var w written
+		if err := db.flush(&w); err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)
 		}
+		db.mapWritten(w.keys, db.ckptStop)
 		last = time.Now()
 		pace.Reset(db.opts.CheckpointInterval)
 	}

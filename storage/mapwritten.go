@@ -1,0 +1,84 @@
+package storage
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// written lists the keys a checkpoint wrote, bucket by bucket, in the
+// order it wrote them (sorted within each bucket).
+type written struct {
+	keys []bucketKey
+}
+
+type bucketKey struct {
+	bucket, key []byte
+}
+
+// add lists key of bucket; a nil w lists nothing.
+func (w *written) add(bucket, key []byte) {
+	if w != nil {
+		w.keys = append(w.keys, bucketKey{bucket, key})
+	}
+}
+
+// mapWrittenChunk is how many keys mapWritten reads back under one read
+// transaction: a bound on how long it can hold up a remap of the file or
+// Close.
+const mapWrittenChunk = 4096
+
+// mapWritten reads back, through bbolt's memory map, the pages that hold
+// the keys a checkpoint wrote, so that they are mapped into the process.
+//
+// bbolt writes a checkpoint's pages to new places in the file (copy on
+// write) with pwrite: until something reads one through the map, it is
+// page cache that no process maps, the kind the kernel reclaims first and
+// that a proactive reclaimer pages out once it has gone unused for a while
+// (this machine's DAMON scheme: after 60 s). The next checkpoint or read
+// that needs such a page then waits for the disk: 0.2–0.5 ms a page here,
+// one at a time, where a mapped page costs nothing and an unmapped cached
+// one a minor fault. Reading the pages back right after the commit, while
+// they are certainly cached, costs that minor fault now instead of at the
+// next reader, which is the cost the next checkpoint would pay anyway for
+// every page it touches (it must read a leaf to change it).
+//
+// It runs on the checkpointer, between checkpoints (so no read transaction
+// of its own holds back the reuse of the pages the next commit frees), and
+// stops early when stop is closed. What it does not cover: a fresh
+// mapping (after a restart, or when bbolt remaps the growing file every
+// 1 GiB) maps nothing, and its pages are mapped again only as checkpoints
+// and reads reach them.
+func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
+	for len(keys) > 0 {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		part := keys[:min(mapWrittenChunk, len(keys))]
+		keys = keys[len(part):]
+		db.mu.RLock()
+		if db.closed {
+			db.mu.RUnlock()
+			return
+		}
+		_ = db.bolt.View(func(tx *bolt.Tx) error {
+			var name []byte
+			var c *bolt.Cursor
+			for _, k := range part {
+				if c == nil || !bytes.Equal(name, k.bucket) {
+					name, c = k.bucket, nil
+					if b := tx.Bucket(k.bucket); b != nil {
+						c = b.Cursor()
+					}
+				}
+				if c != nil {
+					c.Seek(k.key) // descends to, and so maps, the key's leaf
+				}
+			}
+			return nil
+		})
+		db.mu.RUnlock()
+	}
+}
