@@ -24,8 +24,8 @@ func (w *written) add(bucket, key []byte) {
 }
 
 // mapWrittenChunk is how many keys mapWritten reads back under one read
-// transaction: a bound on how long it can hold up a remap of the file or
-// Close.
+// transaction (and one hold of flushMu): a bound on how long it can hold
+// up a checkpoint, a remap of the file or Close.
 const mapWrittenChunk = 4096
 
 // mapWritten reads back, through bbolt's memory map, the pages that hold
@@ -43,9 +43,10 @@ const mapWrittenChunk = 4096
 // next reader, which is the cost the next checkpoint would pay anyway for
 // every page it touches (it must read a leaf to change it).
 //
-// It runs on the checkpointer, between checkpoints (so no read transaction
-// of its own holds back the reuse of the pages the next commit frees), and
-// stops early when stop is closed. What it does not cover: a fresh
+// It runs on the checkpointer, between checkpoints, and stops early when
+// stop is closed. Each chunk holds flushMu: a commit that began while one
+// of its read transactions was open could not reuse the pages the previous
+// commit freed (bbolt keeps them for the reader) and would grow the file. What it does not cover: a fresh
 // mapping (after a restart, or when bbolt remaps the growing file every
 // 1 GiB) maps nothing, and its pages are mapped again only as checkpoints
 // and reads reach them.
@@ -58,9 +59,11 @@ func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
 		}
 		part := keys[:min(mapWrittenChunk, len(keys))]
 		keys = keys[len(part):]
+		db.flushMu.Lock() // no commit begins under this read transaction
 		db.mu.RLock()
 		if db.closed {
 			db.mu.RUnlock()
+			db.flushMu.Unlock()
 			return
 		}
 		_ = db.bolt.View(func(tx *bolt.Tx) error {
@@ -80,5 +83,6 @@ func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
 			return nil
 		})
 		db.mu.RUnlock()
+		db.flushMu.Unlock()
 	}
 }
