@@ -14,9 +14,12 @@
 // Raft batches share one bbolt commit. This keeps the bbolt commit off the
 // acknowledgement path without weakening it: an entry is applied only after
 // Raft has fsynced it to its log, and after a crash Raft replays the log
-// after bbolt's applied index. Snapshots, iteration (SCAN, KEYS) and the
-// expiry refill checkpoint first. (shared/DESIGN.md still describes one bbolt
-// transaction per applied batch; this is the measured refinement of it.)
+// after bbolt's applied index. Snapshots, KEYS, RANDOMKEY, DEBUG DIGEST and
+// the expiry refill checkpoint first; SCAN merges the layers with bbolt
+// (scanmerge.go). After each checkpoint the checkpointer reads back the
+// pages it wrote, so that they stay mapped (mapWritten). (shared/DESIGN.md
+// still describes one bbolt transaction per applied batch; this is the
+// measured refinement of it.)
 //
 // Reads go through View. The rule that a key whose deadline has passed reads
 // as absent lives in this package, once (Reader.Get and friends).
