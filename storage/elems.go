@@ -322,12 +322,13 @@ func (l *memLayer) writeElems(tx *bolt.Tx, w *written) error {
 	b := tx.Bucket(bucketElems)
 	var err error
 	l.elems.Ascend(func(it elemItem) bool {
+		k := []byte(it.key)
 		if it.del {
-			err = b.Delete([]byte(it.key))
+			err = b.Delete(k)
 		} else {
-			err = b.Put([]byte(it.key), it.val)
+			err = b.Put(k, it.val)
 		}
-		w.add(bucketElems, []byte(it.key))
+		w.add(bucketElems, k)
 		return err == nil
 	})
 	if err != nil {

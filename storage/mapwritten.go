@@ -46,10 +46,11 @@ const mapWrittenChunk = 4096
 // It runs on the checkpointer, between checkpoints, and stops early when
 // stop is closed. Each chunk holds flushMu: a commit that began while one
 // of its read transactions was open could not reuse the pages the previous
-// commit freed (bbolt keeps them for the reader) and would grow the file. What it does not cover: a fresh
-// mapping (after a restart, or when bbolt remaps the growing file every
-// 1 GiB) maps nothing, and its pages are mapped again only as checkpoints
-// and reads reach them.
+// commit freed (bbolt keeps them for the reader) and would grow the file.
+//
+// What it does not cover: a fresh mapping (after a restart, or when bbolt
+// remaps the growing file every 1 GiB) maps nothing, and its pages are
+// mapped again only as checkpoints and reads reach them.
 func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
 	for len(keys) > 0 {
 		select {
