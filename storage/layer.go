@@ -174,17 +174,18 @@ func (l *memLayer) writeTo(tx *bolt.Tx, w *written) error {
 	// New deadlines are mostly later than all before them, so index keys are
 	// mostly appended: fill its pages rather than split them in half.
 	idx.FillPercent = 0.9
-	for _, k := range slices.Sorted(maps.Keys(l.index)) {
+	for _, ks := range slices.Sorted(maps.Keys(l.index)) {
+		k := []byte(ks)
 		var err error
-		if t := l.index[k]; t != 0 {
-			err = idx.Put([]byte(k), []byte{byte(t)})
+		if t := l.index[ks]; t != 0 {
+			err = idx.Put(k, []byte{byte(t)})
 		} else {
-			err = idx.Delete([]byte(k))
+			err = idx.Delete(k)
 		}
 		if err != nil {
 			return err
 		}
-		w.add(bucketExpiry, []byte(k))
+		w.add(bucketExpiry, k)
 	}
 	if err := l.writeElems(tx, w); err != nil {
 		return err
