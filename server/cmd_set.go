@@ -40,9 +40,15 @@ func cmdSMembersOp(op storage.Op) writeFunc {
 	}
 }
 
-// cmdSPop: the leader draws the seed apply picks the members with.
+// cmdSPop: the leader draws the seed apply picks the members with. A
+// SPOP of its own entry picks quickly (storage.FlagQuickPick); one inside
+// MULTI or a script is built again each time its entry is applied, so it
+// keeps the pick that entries logged by older versions made.
 func cmdSPop(x *execCtx, args [][]byte) (storage.Cmd, string) {
 	c := storage.Cmd{Op: storage.OpSPop, Keys: args[1:2], Int: -1, Limit: x.rand().Int64()}
+	if x.txn == nil {
+		c.Flags = storage.FlagQuickPick
+	}
 	switch {
 	case len(args) > 3:
 		return c, errSyntax

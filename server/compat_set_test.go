@@ -181,3 +181,18 @@ func TestHashSetElementLengthLimit(t *testing.T) {
 		t.Fatal("SISMEMBER of a too long member")
 	}
 }
+
+// A SPOP of its own entry picks quickly; one built inside apply (MULTI,
+// scripts) does not, so that replaying an EXEC or EVAL entry logged by an
+// older keepkv pops what it popped then.
+func TestSPopQuickPickOnlyOutsideApply(t *testing.T) {
+	args := [][]byte{[]byte("SPOP"), []byte("s")}
+	c, errMsg := cmdSPop(&execCtx{}, args)
+	if errMsg != "" || c.Flags&storage.FlagQuickPick == 0 {
+		t.Fatalf("SPOP of its own entry: flags %b, error %q", c.Flags, errMsg)
+	}
+	c, errMsg = cmdSPop(&execCtx{txn: &storage.Txn{}}, args)
+	if errMsg != "" || c.Flags&storage.FlagQuickPick != 0 {
+		t.Fatalf("SPOP inside apply: flags %b, error %q", c.Flags, errMsg)
+	}
+}

@@ -122,6 +122,10 @@ const (
 	FlagKeepTTL
 	FlagGet
 	FlagPersist
+	// FlagQuickPick: OpSPop picks by elemSpan.randomElem's quick draws.
+	// A new flag rather than a new pick for every SPOP, so that an entry
+	// logged by an older keepkv pops the same members when replayed.
+	FlagQuickPick
 )
 
 // Cmd is one write command as it travels through the Raft log.

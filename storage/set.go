@@ -20,7 +20,8 @@ const (
 	// count, or -1 for the form without a count (result: a bulk, or nil
 	// for a missing key); with a count the result is an array. Limit is
 	// the leader's random seed: apply picks the members from it and the
-	// set alone, so every replica pops the same ones.
+	// set alone, so every replica pops the same ones. With FlagQuickPick
+	// each pick draws branches by rejection (elemSpan.randomElem).
 	OpSPop
 	// OpSMove moves the member Vals[0] from the set Keys[0] to the set
 	// Keys[1]; result 1 if it was moved (or, when both keys are the same,
@@ -173,6 +174,7 @@ func (a *applier) spop(c *Cmd) Result {
 		return arrayResult(nil)
 	}
 	sp := a.elemSpan(s.meta.oid, kindElem)
+	sp.quick = c.Flags&FlagQuickPick != 0
 	var picked [][]byte // elements
 	if count >= s.meta.count {
 		// Everything: the set goes, its records released as by DEL.
@@ -441,6 +443,9 @@ type elemSpan struct {
 	bv     *boltView
 	prefix []byte // oid ‖ kind
 	end    []byte
+	// quick makes randomElem try branches by rejection first (see
+	// there); the picks differ, so only a Cmd that asks for it gets it.
+	quick bool
 }
 
 func newElemSpan(layers []*memLayer, bv *boltView, oid uint64, kind byte) elemSpan {
@@ -698,6 +703,15 @@ func sampleElems(sp elemSpan, n, count int64, unique bool, rng Random, fn func(e
 // alphabet (decimal, hex, words), and a pick costs O(log n) seeks per
 // level, with about log n / log fanout levels; it is not exactly uniform
 // (a small branch is picked as often as a big one).
+//
+// With s.quick, each level first draws up to quickTrials bytes uniformly
+// over that range (and the prefix itself when it is an element) and
+// keeps the first one some element continues the prefix with: one seek
+// a draw instead of one per branch, and still uniform among the branches
+// present (a draw that finds none is drawn again). Only when every draw
+// misses does it list the branches as above. It picks other elements
+// than the listing alone for the same rng, so it is chosen per Cmd
+// (FlagQuickPick) and entries logged before it existed pick as they did.
 func (s elemSpan) randomElem(rng Random) ([]byte, []byte, bool) {
 	var p []byte
 	for {
@@ -715,6 +729,16 @@ func (s elemSpan) randomElem(rng Random) ([]byte, []byte, bool) {
 		if end {
 			if first, _, ok = s.next(lo); !ok {
 				return hi, hiv, true
+			}
+		}
+		if s.quick {
+			x, e, ok := s.drawBranch(p, first, hi, end, rng)
+			switch {
+			case ok && x < 0:
+				return lo, lov, true
+			case ok:
+				p = bytes.Clone(e[:len(p)+1])
+				continue
 			}
 		}
 		var opts []int // the bytes after p present, -1 for p itself
@@ -757,6 +781,32 @@ func (s elemSpan) randomElem(rng Random) ([]byte, []byte, bool) {
 
 // randomFanout bounds the branches randomElem tells apart one by one.
 const randomFanout = 64
+
+// quickTrials bounds the draws of a quick randomElem level: with hex
+// elements (16 of a range of 55 bytes) all miss one time in 16.
+const quickTrials = 8
+
+// drawBranch draws bytes uniformly over [first[len(p)], hi[len(p)]], and
+// -1 (p itself) with them when end, until one is present: -1, or a byte
+// b with an element e that continues p with b, which it returns. ok is
+// false when quickTrials draws all missed.
+func (s elemSpan) drawBranch(p, first, hi []byte, end bool, rng Random) (x int, e []byte, ok bool) {
+	a, b := int(first[len(p)]), int(hi[len(p)])
+	if end {
+		a-- // a stands for p itself
+	}
+	for range quickTrials {
+		x = a + int(rng.Int64N(int64(b-a+1)))
+		if end && x == a {
+			return -1, nil, true
+		}
+		e, _, found := s.seek(append(bytes.Clone(p), byte(x)))
+		if found && len(e) > len(p) && bytes.HasPrefix(e, p) && int(e[len(p)]) == x {
+			return x, e, true
+		}
+	}
+	return 0, nil, false
+}
 
 // lastWithPrefix returns the last element that starts with p.
 func (s elemSpan) lastWithPrefix(p []byte) ([]byte, []byte, bool) {
