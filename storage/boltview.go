@@ -10,14 +10,18 @@ import bolt "go.etcd.io/bbolt"
 // read allocates nothing more for it.
 type boltView struct {
 	tx *bolt.Tx
-	// opened buckets: the databases' by number, then the named ones.
-	b [NumDBs + 3]*bolt.Bucket
+	// opened buckets: the databases' by number, then the named ones,
+	// then the databases' dead buckets (dead.go).
+	b [2*NumDBs + 3]*bolt.Bucket
+	// deadState: whether each database's dead bucket is empty.
+	deadState [NumDBs]uint8
 }
 
 const (
 	viewElems = NumDBs + iota
 	viewExpiry
 	viewSys
+	viewDead // + db
 )
 
 func (v *boltView) bucket(i int) *bolt.Bucket {
@@ -33,7 +37,11 @@ func (v *boltView) bucket(i int) *bolt.Bucket {
 	case viewSys:
 		name = bucketSys
 	default:
-		name = dbBuckets[i]
+		if i >= viewDead {
+			name = deadBuckets[i-viewDead]
+		} else {
+			name = dbBuckets[i]
+		}
 	}
 	v.b[i] = v.tx.Bucket(name)
 	return v.b[i]

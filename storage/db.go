@@ -55,6 +55,11 @@ type Options struct {
 	// OnRestore is told after Restore replaced the state (replicated sys
 	// entries, such as ACL users, may have changed). Default: ignore.
 	OnRestore func()
+	// FileDeletionsAt: a checkpoint that deletes at least this many keys
+	// files the deletions for a later sweep instead of deleting the
+	// records in place (dead.go). Default DefaultFileDeletionsAt;
+	// negative: never.
+	FileDeletionsAt int
 }
 
 func (o Options) withDefaults() Options {
@@ -75,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadCacheBytes == 0 {
 		o.ReadCacheBytes = 64 << 20
+	}
+	if o.FileDeletionsAt == 0 {
+		o.FileDeletionsAt = DefaultFileDeletionsAt
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 256 << 20
@@ -130,6 +138,9 @@ type DB struct {
 	exec     atomic.Pointer[ExecFunc] // runs OpExec and OpScript (SetExec)
 	testHook func(Op)                 // tests only: called before each record write
 
+	deadLeft atomic.Bool // dead buckets may hold filed deletions to sweep (dead.go)
+	noSweep  atomic.Bool // tests only: the checkpointer does not sweep
+
 	ckptKick chan struct{}
 	ckptNow  chan struct{} // somebody waits for the next checkpoint: skip the pacing
 	ckptStop chan struct{}
@@ -171,11 +182,15 @@ func (db *DB) open() error {
 	}
 	db.bolt = b
 	db.measure()
-	return b.View(db.loadCounters)
+	return b.View(func(tx *bolt.Tx) error {
+		db.deadLeft.Store(anyDead(tx))
+		return db.loadCounters(tx)
+	})
 }
 
 func createBuckets(tx *bolt.Tx) error {
 	names := append([][]byte{bucketExpiry, bucketMeta, bucketElems, bucketGarbage, bucketSys}, dbBuckets[:]...)
+	names = append(names, deadBuckets[:]...)
 	for _, name := range names {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err

@@ -110,9 +110,10 @@ func scanTypeCounts(tx *bolt.Tx) typeCounts {
 		if b == nil {
 			continue
 		}
+		bv := boltView{tx: tx}
 		cur := b.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			if len(v) < recordHeader {
+			if len(v) < recordHeader || bv.isDead(uint8(n), k) {
 				continue
 			}
 			if i := typeSlot(Type(v[0])); i >= 0 {

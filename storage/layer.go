@@ -39,6 +39,8 @@ type memLayer struct {
 	types    typeCounts
 	nextOID  uint64
 	garbageN int64
+
+	filed bool // its checkpoint filed deletions (dead.go)
 }
 
 func newLayer() *memLayer {
@@ -104,7 +106,11 @@ func lookupLayers(layers []*memLayer, cache *recCache, bv *boltView, db uint8, k
 			return rec
 		}
 	}
-	return bv.data(db).Get(dataKey(key))
+	dk := dataKey(key)
+	if rec := bv.data(db).Get(dk); rec != nil && !bv.isDead(db, dk) {
+		return rec
+	}
+	return nil
 }
 
 // indexed returns the type of the key whose expiry index entry is k (an
@@ -138,7 +144,11 @@ func indexed(layers []*memLayer, bv *boltView, db uint8, k []byte) Type {
 // transaction. Fresh sessions' expiry index keys all land in the index's
 // last node, and a 50k-key checkpoint took seconds that way. Sorted, those
 // Puts append and the data keys visit the tree's leaves in order.
-func (l *memLayer) writeTo(tx *bolt.Tx, w *written) error {
+//
+// With fileAt or more deletions (fileAt > 0), it files them in the dead
+// buckets instead of deleting the records (dead.go); a key it puts is
+// taken out of its dead bucket.
+func (l *memLayer) writeTo(tx *bolt.Tx, w *written, fileAt int) error {
 	for db, cleared := range l.cleared {
 		if cleared {
 			if err := clearDB(tx, uint8(db)); err != nil {
@@ -151,19 +161,44 @@ func (l *memLayer) writeTo(tx *bolt.Tx, w *written) error {
 		key, rec []byte // rec nil: delete
 	}
 	writes := make([]write, 0, len(l.recs))
+	deletions := 0
 	for mk, rec := range l.recs {
 		writes = append(writes, write{mk[0], dataKey([]byte(mk[1:])), rec})
+		if rec == nil {
+			deletions++
+		}
 	}
 	slices.SortFunc(writes, func(a, b write) int {
 		return cmp.Or(cmp.Compare(a.db, b.db), bytes.Compare(a.key, b.key))
 	})
+	file := fileAt > 0 && deletions >= fileAt
+	var someDead [NumDBs]bool // whether a dead bucket may hold a key put
+	for i, name := range deadBuckets {
+		k, _ := tx.Bucket(name).Cursor().First()
+		someDead[i] = k != nil
+	}
 	for _, wr := range writes {
-		b := tx.Bucket(dbBuckets[wr.db])
+		b, dead := tx.Bucket(dbBuckets[wr.db]), tx.Bucket(deadBuckets[wr.db])
 		var err error
-		if wr.rec == nil {
+		switch {
+		case wr.rec == nil && file:
+			if err := dead.Put(wr.key, deadMark); err != nil {
+				return err
+			}
+			someDead[wr.db] = true
+			l.filed = true
+			w.add(deadBuckets[wr.db], wr.key)
+			continue
+		case wr.rec == nil:
 			err = b.Delete(wr.key)
-		} else {
+			if err == nil && someDead[wr.db] {
+				err = dead.Delete(wr.key) // its record is gone: no need to sweep
+			}
+		default:
 			err = b.Put(wr.key, wr.rec)
+			if err == nil && someDead[wr.db] {
+				err = dead.Delete(wr.key)
+			}
 		}
 		if err != nil {
 			return err
@@ -218,13 +253,16 @@ func (l *memLayer) writeMeta(tx *bolt.Tx) error {
 	return meta.Put(keyTypeCounts, encodeTypeCounts(l.applied, &l.types))
 }
 
-// clearDB deletes every key of db and its expiry index entries.
+// clearDB deletes every key of db, its filed deletions and its expiry
+// index entries.
 func clearDB(tx *bolt.Tx, db uint8) error {
-	if err := tx.DeleteBucket(dbBuckets[db]); err != nil && err != bolt.ErrBucketNotFound {
-		return err
-	}
-	if _, err := tx.CreateBucket(dbBuckets[db]); err != nil {
-		return err
+	for _, name := range [][]byte{dbBuckets[db], deadBuckets[db]} {
+		if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
+			return err
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
 	}
 	idx := tx.Bucket(bucketExpiry)
 	var doomed [][]byte
@@ -266,7 +304,7 @@ func (db *DB) flush(w *written) error {
 	start := time.Now()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, l := range list {
-			if err := l.writeTo(tx, w); err != nil {
+			if err := l.writeTo(tx, w, db.opts.FileDeletionsAt); err != nil {
 				return err
 			}
 		}
@@ -285,6 +323,9 @@ func (db *DB) flush(w *written) error {
 	var freed int64
 	for _, l := range list {
 		freed += l.size
+		if l.filed {
+			db.deadLeft.Store(true)
+		}
 	}
 	// The layers stay in place while the cache takes in their records
 	// (cache.go), then go.
@@ -381,12 +422,25 @@ func (db *DB) checkpointer() {
 	window := time.NewTimer(time.Hour)
 	window.Stop() // armed before each wait for bytes
 	defer window.Stop()
+	sweep := time.NewTimer(time.Hour)
+	sweep.Stop() // armed while filed deletions are left
+	defer sweep.Stop()
 	last := time.Now()
 	for {
+		var swept <-chan time.Time
+		if db.deadLeft.Load() && !db.noSweep.Load() {
+			sweep.Reset(sweepPause)
+			swept = sweep.C
+		}
 		select {
 		case <-db.ckptStop:
 			return
 		case <-db.ckptKick:
+		case <-swept:
+			if err := db.sweep(); err != nil && err != ErrClosed {
+				db.opts.OnCheckpointError(err)
+			}
+			continue
 		}
 		urged := false
 		select {
