@@ -13,8 +13,9 @@ type boltView struct {
 	// opened buckets: the databases' by number, then the named ones,
 	// then the databases' dead buckets (dead.go).
 	b [2*NumDBs + 3]*bolt.Bucket
-	// deadState: whether each database's dead bucket is empty.
-	deadState [NumDBs]uint8
+	// the databases' filed marks (dead.go), once read
+	mark     [NumDBs]int64
+	markRead [NumDBs]bool
 }
 
 const (

@@ -250,7 +250,7 @@ func (a *applier) releaseDB(db uint8) {
 	}
 	c := a.bv.data(db).Cursor()
 	for k, raw := c.First(); k != nil; k, raw = c.Next() {
-		if len(raw) == 0 || !Type(raw[0]).IsCollection() || seen[string(append([]byte{db}, k[8:]...))] || a.bv.isDead(db, k) {
+		if len(raw) == 0 || !Type(raw[0]).IsCollection() || seen[string(append([]byte{db}, k[8:]...))] || a.bv.isDead(db, k, raw) {
 			continue
 		}
 		if rec, ok := decodeRecord(raw); ok {

@@ -183,7 +183,7 @@ func (db *DB) open() error {
 	db.bolt = b
 	db.measure()
 	return b.View(func(tx *bolt.Tx) error {
-		db.deadLeft.Store(anyDead(tx))
+		db.deadLeft.Store(anyFiled(tx))
 		return db.loadCounters(tx)
 	})
 }

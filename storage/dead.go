@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -16,25 +17,34 @@ import (
 // took 9–12 s, the checkpointer fell behind the expiry drain, and a
 // restart replayed the whole drain from the Raft log.
 //
-// So a checkpoint with many deletions files them instead: it puts each
-// deleted key in the database's dead bucket (deadN: dataKey → deadMark),
-// which is small and written densely, and leaves the record where it is.
-// A record whose key is filed is deleted: every read of a database
-// bucket asks the dead bucket about each record it finds there while the
-// dead bucket is not empty (boltView.isDead), and a checkpoint that puts
-// the key again takes it out of the dead bucket in the same commit. The
-// checkpointer sweeps filed deletions afterwards, sweepChunk at a time
-// and at most every sweepPause, deleting each record and its entry in
-// one commit. Filing is physical only: what the state holds, the
-// counters and the events are the same as a deletion's, on every node
-// whenever it files or sweeps; DEBUG DIGEST leaves filed records and the
-// dead buckets out.
+// So a checkpoint with many deletions files those of records that have a
+// deadline instead: it puts each such key in the database's dead bucket
+// (deadN: dataKey → deadMark), which is small and written densely, leaves
+// the record where it is, and raises the database's filed mark (meta
+// "filed<db>") to the latest deadline among the records it filed. A
+// record whose key is filed is deleted: a read of a database bucket asks
+// the dead bucket about each record it finds there whose deadline is not
+// after the filed mark (boltView.isDead) — so records without a deadline,
+// or with a later one (a week-long session beside a drained mass expiry),
+// cost no second lookup — and a checkpoint that puts the key again takes
+// it out of the dead bucket in the same commit. The checkpointer sweeps
+// filed deletions afterwards, sweepChunk at a time and at most every
+// sweepPause, deleting each record and its entry in one commit, and the
+// filed mark with the last. Filing is physical only: what the state
+// holds, the counters and the events are the same as a deletion's, on
+// every node whenever it files or sweeps; DEBUG DIGEST leaves filed
+// records, the dead buckets and the filed marks out.
 
-var deadBuckets [NumDBs][]byte
+var (
+	deadBuckets [NumDBs][]byte
+	filedPrefix = []byte("filed")
+	filedKeys   [NumDBs][]byte // meta keys of the filed marks
+)
 
 func init() {
 	for i := range deadBuckets {
 		deadBuckets[i] = []byte("dead" + strconv.Itoa(i))
+		filedKeys[i] = []byte("filed" + strconv.Itoa(i))
 	}
 }
 
@@ -51,33 +61,27 @@ const (
 	sweepPause = 100 * time.Millisecond // least time between two sweeps
 )
 
-// deadState caches, per view and database, whether its dead bucket is
-// empty.
-const (
-	deadUnknown uint8 = iota
-	deadNone
-	deadSome
-)
-
 func (v *boltView) dead(db uint8) *bolt.Bucket { return v.bucket(viewDead + int(db)) }
 
-// isDead reports whether the record under dk (a dataKey) in database db
-// is a filed deletion: gone, though bbolt still holds it.
-func (v *boltView) isDead(db uint8, dk []byte) bool {
-	switch v.deadState[db] {
-	case deadNone:
+// filedMark returns database db's filed mark as of the view: the latest
+// deadline of a record filed as deleted, 0 when none is.
+func (v *boltView) filedMark(db uint8) int64 {
+	if !v.markRead[db] {
+		v.mark[db] = int64(getU64(v.tx.Bucket(bucketMeta), filedKeys[db]))
+		v.markRead[db] = true
+	}
+	return v.mark[db]
+}
+
+// isDead reports whether rec, the record under dk (a dataKey) in
+// database db, is a filed deletion: gone, though bbolt still holds it.
+func (v *boltView) isDead(db uint8, dk, rec []byte) bool {
+	mark := v.filedMark(db)
+	if mark == 0 {
 		return false
-	case deadUnknown:
-		b := v.dead(db)
-		if b == nil {
-			v.deadState[db] = deadNone
-			return false
-		}
-		if k, _ := b.Cursor().First(); k == nil {
-			v.deadState[db] = deadNone
-			return false
-		}
-		v.deadState[db] = deadSome
+	}
+	if d := recordDeadline(rec); d == 0 || d > mark {
+		return false // never filed
 	}
 	return v.dead(db).Get(dk) != nil
 }
@@ -102,17 +106,19 @@ func dataBucketIndex(name []byte) (uint8, bool) {
 	return 0, false
 }
 
-// anyDead reports whether some dead bucket of tx holds an entry.
-func anyDead(tx *bolt.Tx) bool {
-	for _, name := range deadBuckets {
-		if b := tx.Bucket(name); b != nil {
-			if k, _ := b.Cursor().First(); k != nil {
-				return true
-			}
+// anyFiled reports whether some database of tx has filed deletions.
+func anyFiled(tx *bolt.Tx) bool {
+	meta := tx.Bucket(bucketMeta)
+	for _, k := range filedKeys {
+		if getU64(meta, k) != 0 {
+			return true
 		}
 	}
 	return false
 }
+
+// isFiledKey reports whether a meta key is a filed mark.
+func isFiledKey(k []byte) bool { return bytes.HasPrefix(k, filedPrefix) }
 
 // sweep deletes up to sweepChunk filed deletions, records and entries,
 // in one commit, and notes whether any are left. A sweep changes no
@@ -151,6 +157,10 @@ func (db *DB) sweep() error {
 			if n -= len(keys); n == 0 {
 				left = true // perhaps: the next sweep finds out
 				break
+			}
+			// db has no filed deletion left.
+			if err := tx.Bucket(bucketMeta).Delete(filedKeys[i]); err != nil {
+				return err
 			}
 		}
 		return nil

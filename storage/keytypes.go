@@ -113,7 +113,7 @@ func scanTypeCounts(tx *bolt.Tx) typeCounts {
 		bv := boltView{tx: tx}
 		cur := b.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			if len(v) < recordHeader || bv.isDead(uint8(n), k) {
+			if len(v) < recordHeader || bv.isDead(uint8(n), k, v) {
 				continue
 			}
 			if i := typeSlot(Type(v[0])); i >= 0 {

@@ -53,7 +53,7 @@ func scanKeyTypes(t testing.TB, db *DB) typeCounts {
 				continue
 			}
 			err := r.bv.tx.Bucket(dbBuckets[n]).ForEach(func(k, v []byte) error {
-				if !decided[memKey(uint8(n), k[8:])] && !r.bv.isDead(uint8(n), k) {
+				if !decided[memKey(uint8(n), k[8:])] && !r.bv.isDead(uint8(n), k, v) {
 					count(n, v)
 				}
 				return nil

@@ -107,7 +107,7 @@ func lookupLayers(layers []*memLayer, cache *recCache, bv *boltView, db uint8, k
 		}
 	}
 	dk := dataKey(key)
-	if rec := bv.data(db).Get(dk); rec != nil && !bv.isDead(db, dk) {
+	if rec := bv.data(db).Get(dk); rec != nil && !bv.isDead(db, dk, rec) {
 		return rec
 	}
 	return nil
@@ -172,38 +172,49 @@ func (l *memLayer) writeTo(tx *bolt.Tx, w *written, fileAt int) error {
 		return cmp.Or(cmp.Compare(a.db, b.db), bytes.Compare(a.key, b.key))
 	})
 	file := fileAt > 0 && deletions >= fileAt
-	var someDead [NumDBs]bool // whether a dead bucket may hold a key put
-	for i, name := range deadBuckets {
-		k, _ := tx.Bucket(name).Cursor().First()
-		someDead[i] = k != nil
+	meta := tx.Bucket(bucketMeta)
+	var mark, was [NumDBs]int64 // the filed marks (dead.go)
+	for i := range mark {
+		mark[i] = int64(getU64(meta, filedKeys[i]))
+		was[i] = mark[i]
 	}
 	for _, wr := range writes {
 		b, dead := tx.Bucket(dbBuckets[wr.db]), tx.Bucket(deadBuckets[wr.db])
+		if wr.rec == nil && file {
+			old := b.Get(wr.key)
+			if old == nil {
+				continue // nothing to delete (and so nothing filed)
+			}
+			if d := recordDeadline(old); d != 0 {
+				if err := dead.Put(wr.key, deadMark); err != nil {
+					return err
+				}
+				mark[wr.db] = max(mark[wr.db], d)
+				l.filed = true
+				w.add(deadBuckets[wr.db], wr.key)
+				continue
+			}
+		}
 		var err error
-		switch {
-		case wr.rec == nil && file:
-			if err := dead.Put(wr.key, deadMark); err != nil {
-				return err
-			}
-			someDead[wr.db] = true
-			l.filed = true
-			w.add(deadBuckets[wr.db], wr.key)
-			continue
-		case wr.rec == nil:
+		if wr.rec == nil {
 			err = b.Delete(wr.key)
-			if err == nil && someDead[wr.db] {
-				err = dead.Delete(wr.key) // its record is gone: no need to sweep
-			}
-		default:
+		} else {
 			err = b.Put(wr.key, wr.rec)
-			if err == nil && someDead[wr.db] {
-				err = dead.Delete(wr.key)
-			}
+		}
+		if err == nil && mark[wr.db] != 0 {
+			err = dead.Delete(wr.key) // a filed deletion no longer
 		}
 		if err != nil {
 			return err
 		}
 		w.add(dbBuckets[wr.db], wr.key)
+	}
+	for i := range mark {
+		if mark[i] != was[i] {
+			if err := meta.Put(filedKeys[i], u64(uint64(mark[i]))); err != nil {
+				return err
+			}
+		}
 	}
 	idx := tx.Bucket(bucketExpiry)
 	// New deadlines are mostly later than all before them, so index keys are
@@ -256,6 +267,9 @@ func (l *memLayer) writeMeta(tx *bolt.Tx) error {
 // clearDB deletes every key of db, its filed deletions and its expiry
 // index entries.
 func clearDB(tx *bolt.Tx, db uint8) error {
+	if err := tx.Bucket(bucketMeta).Delete(filedKeys[db]); err != nil {
+		return err
+	}
 	for _, name := range [][]byte{dbBuckets[db], deadBuckets[db]} {
 		if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
 			return err

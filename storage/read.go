@@ -100,7 +100,7 @@ func (r *Reader) RandomKey(db uint8, pos uint64, now int64) ([]byte, bool) {
 			return nil, false
 		}
 		rec, ok := decodeRecord(raw)
-		if ok && !expired(rec.deadline, now) && !r.bv.isDead(db, k) {
+		if ok && !expired(rec.deadline, now) && !r.bv.isDead(db, k, raw) {
 			return clone(k[8:]), true
 		}
 	}
@@ -162,9 +162,10 @@ func (r *Reader) digest() string {
 			return nil
 		}
 		db, data := dataBucketIndex(name)
+		meta := string(name) == string(bucketMeta)
 		h.add(name)
 		return b.ForEach(func(k, v []byte) error {
-			if data && r.bv.isDead(db, k) {
+			if data && r.bv.isDead(db, k, v) || meta && isFiledKey(k) {
 				return nil
 			}
 			h.add(k)

@@ -179,7 +179,7 @@ func (r *Reader) scanMerged(db uint8, cursor uint64, count int, visit func(key, 
 		last = pos
 		if fromDisk {
 			mk = append(mk[:1], k[8:]...)
-			if _, decided := layerRecord(mem.layers, db, string(mk)); !decided && !r.bv.isDead(db, k) {
+			if _, decided := layerRecord(mem.layers, db, string(mk)); !decided && !r.bv.isDead(db, k, raw) {
 				visit(k[8:], raw)
 			}
 			k, raw = c.Next()

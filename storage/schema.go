@@ -97,6 +97,14 @@ func decodeRecord(b []byte) (record, bool) {
 	}, true
 }
 
+// recordDeadline returns the deadline of an encoded record (0: none).
+func recordDeadline(b []byte) int64 {
+	if len(b) < recordHeader {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b[1:]))
+}
+
 // expired reports whether a deadline has passed at now. Like Redis, a key is
 // expired once now is strictly past its deadline; 0 means no deadline.
 func expired(deadline, now int64) bool { return deadline != 0 && now > deadline }

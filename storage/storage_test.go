@@ -295,7 +295,7 @@ func TestCountsMatchContents(t *testing.T) {
 			counted += db.KeyCount(uint8(i))
 			countedTTL += db.ExpiresCount(uint8(i))
 			r.bv.tx.Bucket(dbBuckets[i]).ForEach(func(k, v []byte) error {
-				if r.bv.isDead(uint8(i), k) {
+				if r.bv.isDead(uint8(i), k, v) {
 					return nil // deleted, its deletion filed (dead.go)
 				}
 				keys++
