@@ -17,9 +17,12 @@
 // after bbolt's applied index. Snapshots, KEYS, RANDOMKEY, DEBUG DIGEST and
 // the expiry refill checkpoint first; SCAN merges the layers with bbolt
 // (scanmerge.go). After each checkpoint the checkpointer reads back the
-// pages it wrote, so that they stay mapped (mapWritten). (shared/DESIGN.md
-// still describes one bbolt transaction per applied batch; this is the
-// measured refinement of it.)
+// pages it wrote, so that they stay mapped (mapWritten). A checkpoint with
+// thousands of deletions files those of records with a deadline in a
+// small per-database bucket instead of rewriting a leaf per key, and the
+// checkpointer sweeps them later (dead.go). (shared/DESIGN.md still
+// describes one bbolt transaction per applied batch; this is the measured
+// refinement of it.)
 //
 // Reads go through View. The rule that a key whose deadline has passed reads
 // as absent lives in this package, once (Reader.Get and friends).

@@ -25,7 +25,9 @@ const NumDBs = 16
 //
 //	db0 .. db15   hash(key) (8 bytes, big-endian) ‖ key → record
 //	expiry        deadline (8 bytes) ‖ db (1 byte) ‖ key → empty
+//	dead0 .. dead15  hash(key) ‖ key → 1: deletions filed for a later sweep (dead.go)
 //	meta          "applied" → last applied Raft index (8 bytes)
+//	              "filed<db>" → latest deadline of a record filed in dead<db>
 //	              "keys<db>" → number of keys in that database (8 bytes)
 //	              "keytypes" → applied index ‖ keys per database and type (keytypes.go)
 //
