@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // deadCount returns how many filed deletions db's dead buckets hold and
@@ -253,4 +254,45 @@ func TestFiledDeletionsReadAsDeleted(t *testing.T) {
 	}
 	noMarks("flushdb")
 	same("flushdb", 7001)
+}
+
+// Filed deletions are swept while writes keep the checkpointer busy, not
+// only when it idles.
+func TestFiledDeletionsSweptUnderSteadyWrites(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, FileDeletionsAt: 1,
+		CheckpointInterval: time.Millisecond, CheckpointMaxInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var load, dels []Cmd
+	for i := range 3 * sweepChunk {
+		k := fmt.Sprint("k", i)
+		load = append(load, set(k, "v", 5000))
+		dels = append(dels, keyCmd(OpDel, k))
+	}
+	mustApply(t, db, LogEntry{Index: 1, Data: entry(1000, load...)})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, db, LogEntry{Index: 2, Data: entry(1000, dels...)})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if filed, _ := deadCount(t, db); filed != len(dels) {
+		t.Fatalf("%d deletions filed, want %d", filed, len(dels))
+	}
+	// Steady writes: every checkpoint ends with applies waiting.
+	deadline := time.Now().Add(time.Minute)
+	for idx := uint64(3); db.deadLeft.Load(); idx++ {
+		if time.Now().After(deadline) {
+			filed, _ := deadCount(t, db)
+			t.Fatalf("after a minute of steady writes %d filed deletions are left", filed)
+		}
+		mustApply(t, db, LogEntry{Index: idx, Data: entry(1000, set("hot", fmt.Sprint(idx), 0))})
+		<-db.CheckpointEnd()
+	}
+	if filed, ghosts := deadCount(t, db); filed != 0 || ghosts != 0 {
+		t.Fatalf("swept, and %d filed, %d records left", filed, ghosts)
+	}
 }

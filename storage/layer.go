@@ -485,6 +485,13 @@ func (db *DB) checkpointer() {
 			db.opts.OnCheckpointError(err)
 		}
 		db.mapWritten(w.keys, db.ckptStop)
+		if db.deadLeft.Load() && !db.noSweep.Load() {
+			// One sweep per checkpoint too: under steady writes a kick is
+			// always waiting, and the sweep timer would never be chosen.
+			if err := db.sweep(); err != nil && err != ErrClosed {
+				db.opts.OnCheckpointError(err)
+			}
+		}
 		last = time.Now()
 		pace.Reset(db.opts.CheckpointInterval)
 	}
