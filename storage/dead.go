@@ -125,18 +125,13 @@ func isFiledKey(k []byte) bool { return bytes.HasPrefix(k, filedPrefix) }
 // logical state, so it runs beside reads and applies; it holds flushMu,
 // as a checkpoint does, so that no two commits overlap.
 func (db *DB) sweep() error {
-	db.flushMu.Lock()
-	defer db.flushMu.Unlock()
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if db.closed {
-		return ErrClosed
-	}
-	if err := db.checkpointErr(); err != nil {
+	end, err := db.beginCommit()
+	if err != nil {
 		return err
 	}
+	defer end()
 	left := false
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		n := sweepChunk
 		for i := range NumDBs {
 			dead, data := tx.Bucket(deadBuckets[i]), tx.Bucket(dbBuckets[i])

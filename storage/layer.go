@@ -298,25 +298,42 @@ func clearDB(tx *bolt.Tx, db uint8) error {
 // committed (fsynced). It is safe to call from any goroutine.
 func (db *DB) Flush() error { return db.flush(nil) }
 
+// beginCommit takes what a commit of the checkpointer's holds — flushMu,
+// so that no two overlap, then the read lock Close and Restore wait on —
+// and checks that the DB may still commit; end releases them.
+func (db *DB) beginCommit() (end func(), err error) {
+	db.flushMu.Lock()
+	db.mu.RLock()
+	end = func() {
+		db.mu.RUnlock()
+		db.flushMu.Unlock()
+	}
+	if db.closed {
+		err = ErrClosed
+	} else {
+		err = db.checkpointErr()
+	}
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return end, nil
+}
+
 // flush is Flush, listing in w (when not nil) the keys it wrote.
 func (db *DB) flush(w *written) error {
-	db.flushMu.Lock()
-	defer db.flushMu.Unlock()
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if db.closed {
-		return ErrClosed
-	}
-	if err := db.checkpointErr(); err != nil {
+	end, err := db.beginCommit()
+	if err != nil {
 		return err
 	}
+	defer end()
 	list := db.seal()
 	if len(list) == 0 {
 		return nil
 	}
 	defer db.endCheckpoint()
 	start := time.Now()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, l := range list {
 			if err := l.writeTo(tx, w, db.opts.FileDeletionsAt); err != nil {
 				return err
