@@ -191,6 +191,7 @@ func (l *memLayer) writeTo(tx *bolt.Tx, w *written, fileAt int) error {
 				}
 				mark[wr.db] = max(mark[wr.db], d)
 				l.filed = true
+				w.noteFiled()
 				w.add(deadBuckets[wr.db], wr.key)
 				continue
 			}
@@ -502,9 +503,12 @@ func (db *DB) checkpointer() {
 			db.opts.OnCheckpointError(err)
 		}
 		db.mapWritten(w.keys, db.ckptStop)
-		if db.deadLeft.Load() && !db.noSweep.Load() {
+		if db.deadLeft.Load() && !db.noSweep.Load() && !w.filed {
 			// One sweep per checkpoint too: under steady writes a kick is
 			// always waiting, and the sweep timer would never be chosen.
+			// Not while a mass deletion goes on (this checkpoint filed):
+			// each sweep would delay the next checkpoint of it, and the
+			// expiry drain waits on the checkpoint backlog.
 			if err := db.sweep(); err != nil && err != ErrClosed {
 				db.opts.OnCheckpointError(err)
 			}
