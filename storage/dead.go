@@ -28,9 +28,10 @@ import (
 // or with a later one (a week-long session beside a drained mass expiry),
 // cost no second lookup — and a checkpoint that puts the key again takes
 // it out of the dead bucket in the same commit. The checkpointer sweeps
-// filed deletions afterwards, sweepChunk at a time and at most every
-// sweepPause, deleting each record and its entry in one commit, and the
-// filed mark with the last. Filing is physical only: what the state
+// filed deletions afterwards, sweepChunk at a time, deleting each record
+// and its entry in one commit, and the filed mark with the last: after
+// each checkpoint that filed nothing (not during a mass deletion, whose
+// checkpoints it would delay) and every sweepPause when idle. Filing is physical only: what the state
 // holds, the counters and the events are the same as a deletion's, on
 // every node whenever it files or sweeps; DEBUG DIGEST leaves filed
 // records, the dead buckets and the filed marks out.
