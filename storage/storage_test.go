@@ -16,9 +16,10 @@ import (
 )
 
 // mustOpen opens a fresh DB. The first DB a test opens files every
-// deletion of a checkpoint for a later sweep (dead.go), the second deletes
-// records in place, and so on alternately: single-DB tests run the filed
-// deletions' paths, and tests that compare replicas compare the two ways.
+// deletion of a record with a deadline for a later sweep (dead.go), however
+// few a checkpoint holds; the second deletes records in place; and so on
+// alternately: single-DB tests run the filed deletions' paths, and tests
+// that compare replicas compare the two ways.
 func mustOpen(t testing.TB) *DB {
 	t.Helper()
 	fileAt := 1
