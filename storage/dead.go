@@ -128,6 +128,9 @@ func isFiledKey(k []byte) bool { return bytes.HasPrefix(k, filedPrefix) }
 func (db *DB) sweep() error {
 	end, err := db.beginCommit()
 	if err != nil {
+		// Closed, or a checkpoint failed (the node must restart): no
+		// more sweeps until the file is opened again.
+		db.deadLeft.Store(false)
 		return err
 	}
 	defer end()
