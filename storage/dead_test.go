@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -208,6 +209,33 @@ func TestFiledDeletionsReadAsDeleted(t *testing.T) {
 		}
 		return nil
 	})
+	// A follower installing this node's snapshot gets the filed deletions
+	// with it: deleted there too, and due for a sweep.
+	snap, err := db.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err = snap.WriteTo(&buf)
+	snap.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, FileDeletionsAt: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	follower.noSweep.Store(true)
+	if err := follower.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if filed, _ := deadCount(t, follower); filed == 0 || !follower.deadLeft.Load() {
+		t.Fatalf("installed snapshot: %d filed deletions, sweep due %v", filed, follower.deadLeft.Load())
+	}
+	if a, b := liveView(t, follower, 6001, names), liveView(t, replica, 6001, names); a != b {
+		t.Fatalf("installed snapshot reads\n%s\nthe replica\n%s", a, b)
+	}
 	// A restart with filed deletions: they are still deleted, then swept.
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
