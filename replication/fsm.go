@@ -17,6 +17,9 @@ type fsm struct {
 	onApplied func(storage.Applied)
 	// onApplyTime, if set, is told how long each batch took to apply.
 	onApplyTime func(n int, d time.Duration)
+	// ahead reads the entries a restart replays ahead of ApplyBatch
+	// (readahead.go); nil once the replay is over.
+	ahead *readAhead
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -25,6 +28,13 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 // I/O failure is fatal: the node stops and, on restart, replays from the
 // index bbolt recorded.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	if f.ahead != nil && len(logs) > 0 {
+		if logs[0].Index > f.ahead.to {
+			f.ahead = nil
+		} else {
+			f.ahead.await(logs[len(logs)-1].Index)
+		}
+	}
 	entries := make([]storage.LogEntry, len(logs))
 	for i, l := range logs {
 		entries[i].Index = l.Index

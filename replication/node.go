@@ -240,9 +240,31 @@ func (n *Node) start() error {
 	if err != nil {
 		return fmt.Errorf("replication: inspect state: %w", err)
 	}
+	last, err := n.logStore.LastIndex()
+	if err != nil {
+		return fmt.Errorf("replication: read the log's last index: %w", err)
+	}
+	// Entries after the applied index are replayed once Raft knows they
+	// are committed (for a sole voter: once it has elected itself); read
+	// their records meanwhile.
+	aheadStop := make(chan struct{})
+	var aheadWG sync.WaitGroup
+	f.ahead = startReadAhead(n.db, n.logStore, n.db.AppliedIndex()+1, last, aheadStop, &aheadWG)
 	r, err := raft.NewRaft(rc, f, n.logStore, stable, snaps, n.transport)
 	if err != nil {
+		close(aheadStop)
+		aheadWG.Wait() // before the caller closes the log store
 		return fmt.Errorf("replication: start raft: %w", err)
+	}
+	if f.ahead != nil {
+		n.wg.Go(func() { // Close waits for it before closing the log store
+			select {
+			case <-n.stopCh:
+				close(aheadStop)
+			case <-waitDone(&aheadWG):
+			}
+			aheadWG.Wait()
+		})
 	}
 	n.raft = r
 	switch {

@@ -278,6 +278,7 @@ var (
 	dApplyPanics    = desc("keepkv_apply_panics_total", "Commands that panicked in apply and were rolled back.")
 	dPending        = desc("keepkv_checkpoint_backlog_bytes", "Bytes of applied changes waiting for a checkpoint.")
 	dBacklogWaits   = desc("keepkv_checkpoint_backlog_waits_total", "Applies that waited for a checkpoint because the backlog was full.")
+	dPrefetched     = desc("keepkv_replay_prefetched_keys_total", "Keys read ahead, in parallel, for log entries replayed after a restart.")
 	dStateFile      = desc("keepkv_state_file_bytes", "Size of the state file.")
 	dStateUsed      = desc("keepkv_state_used_bytes", "Bytes of the state in use (file in use plus the checkpoint backlog).")
 	dGarbage        = desc("keepkv_gc_pending_collections", "Deleted collections whose elements wait for background cleanup.")
@@ -301,7 +302,7 @@ var (
 	dAppliedCmds    = desc("keepkv_applied_commands_total", "Commands applied to the state (a pipeline's writes, an EXEC, a script's entry hold several).")
 	dFsyncs         = desc("keepkv_fsyncs_total", "fdatasyncs by file, counted per commit: the Raft log (raft-boltdb: 2 per append, raft-wal: 1) and the state file (2 per checkpoint).", "file")
 	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dDurableIndex, dTerm, dLeader, dHasLeader,
-		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dStateFile,
+		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dPrefetched, dStateFile,
 		dStateUsed, dGarbage, dKeys, dExpiring, dKeysByType, dExpired, dExpiryBacklog, dExpiryWheel, dExpiryPaced, dClients, dBlocked,
 		dConnections, dRejected, dHits, dMisses, dIterCancelled, dLogAppends, dLogEntries, dAppliedEntries, dAppliedCmds, dFsyncs}
 )
@@ -362,6 +363,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dApplyPanics, float64(db.ApplyPanics()))
 		gauge(dPending, float64(db.PendingBytes()))
 		counter(dBacklogWaits, float64(db.BacklogWaits()))
+		counter(dPrefetched, float64(db.PrefetchedKeys()))
 		gauge(dStateFile, float64(db.Size()))
 		gauge(dStateUsed, float64(db.UsedBytes()))
 		gauge(dGarbage, float64(db.GarbageCount()))
