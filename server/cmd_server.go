@@ -140,7 +140,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keepkv_applied_index", u64s(s.db.AppliedIndex())},
 			{"keepkv_checkpoint_pending_bytes", i64s(s.db.PendingBytes())},
 			{"keepkv_checkpoint_backlog_waits", i64s(s.db.BacklogWaits())},
-			{"keepkv_prefetched_keys", i64s(s.db.PrefetchedKeys())},
+			{"keepkv_replay_prefetched_keys", i64s(s.db.PrefetchedKeys())},
 			{"keepkv_expiry_paced_waits", i64s(s.stats.expirePaced.Load())},
 			{"keepkv_gc_pending_collections", i64s(s.db.GarbageCount())},
 		}, s.metrics.writePath().info()...)

@@ -190,58 +190,22 @@ func (e *expirer) expire(now int64, due []ttl.Item, stop <-chan struct{}) {
 		e.backlog.Store(int64(len(e.retry)))
 		e.mu.Unlock()
 	}()
-	step := e.batch * expireWave
-	read := e.readAhead(due[:min(step, len(due))])
-	for i := 0; i < len(due); i += step {
+	for i := 0; i < len(due); i += e.batch * expireWave {
 		waits, err := e.s.db.AwaitBacklog(stop)
 		e.s.stats.expirePaced.Add(int64(waits))
 		select {
 		case <-stop:
-			<-read
 			return
 		default:
 		}
 		if err != nil {
-			<-read
 			return // the store failed; the items stay in its index
 		}
-		wave := due[i:min(i+step, len(due))]
-		<-read
-		read = e.readAhead(due[min(i+step, len(due)):min(i+2*step, len(due))])
+		wave := due[i:min(i+e.batch*expireWave, len(due))]
 		e.expireWave(now, wave)
 		e.backlog.Add(-int64(len(wave)))
 	}
-	<-read
 }
-
-// readAhead reads the records of items from the store, off the apply path,
-// and closes the returned channel when done. The expiry driver reads each
-// wave's records while the wave before it is applied: the deletions of a
-// mass expiry hit records spread over the whole file, which the applier
-// would otherwise fault in one at a time while client writes wait behind
-// it (a fault costs 30 µs or more on this project's VM, more if the page
-// must come from the disk).
-func (e *expirer) readAhead(items []ttl.Item) <-chan struct{} {
-	done := make(chan struct{})
-	if len(items) == 0 {
-		close(done)
-		return done
-	}
-	keys := make([]storage.KeyRef, len(items))
-	for i, it := range items {
-		keys[i] = storage.KeyRef{DB: it.DB, Key: []byte(it.Key)}
-	}
-	go func() {
-		defer close(done)
-		e.s.db.PrefetchKeys(keys, expireReads)
-	}()
-	return done
-}
-
-// expireReads is how many reads an expiry wave's read-ahead keeps in
-// flight: one per core of this project's machine, leaving the applier its
-// share.
-const expireReads = 2
 
 // expireWave caps the expire entries in flight at once, so that client
 // writes interleave with a mass expiry instead of queueing behind it.

@@ -146,7 +146,6 @@ func TestMassExpiryDoesNotStallWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitsBefore := s.DB().BacklogWaits()
-	readBefore := s.DB().PrefetchedKeys()
 	// Writers keep going while the 100k keys expire.
 	var wrote atomic.Int64
 	var maxLatency atomic.Int64
@@ -188,9 +187,6 @@ func TestMassExpiryDoesNotStallWrites(t *testing.T) {
 	}
 	if w := s.DB().BacklogWaits() - waitsBefore; w != 0 {
 		t.Fatalf("applies waited %d times for a checkpoint during the mass expiry", w)
-	}
-	if got := s.DB().PrefetchedKeys() - readBefore; got < n {
-		t.Fatalf("the expiry driver read %d records ahead of its %d deletions, want all", got, n)
 	}
 	if s.stats.expirePaced.Load() == 0 {
 		t.Fatal("13 MB of deletes against a 4 MiB pacing threshold and no paced checkpoints, but the expiry driver never waited")

@@ -278,7 +278,7 @@ var (
 	dApplyPanics    = desc("keepkv_apply_panics_total", "Commands that panicked in apply and were rolled back.")
 	dPending        = desc("keepkv_checkpoint_backlog_bytes", "Bytes of applied changes waiting for a checkpoint.")
 	dBacklogWaits   = desc("keepkv_checkpoint_backlog_waits_total", "Applies that waited for a checkpoint because the backlog was full.")
-	dPrefetched     = desc("keepkv_prefetched_keys_total", "Records read ahead of the applier: those of the log entries a restart replays, and of the expiry driver's deletions.")
+	dPrefetched     = desc("keepkv_replay_prefetched_keys_total", "Keys read ahead, in parallel, for log entries replayed after a restart.")
 	dStateFile      = desc("keepkv_state_file_bytes", "Size of the state file.")
 	dStateUsed      = desc("keepkv_state_used_bytes", "Bytes of the state in use (file in use plus the checkpoint backlog).")
 	dGarbage        = desc("keepkv_gc_pending_collections", "Deleted collections whose elements wait for background cleanup.")

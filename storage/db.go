@@ -131,7 +131,7 @@ type DB struct {
 	pending    atomic.Int64
 	ckptEnd    chan struct{} // closed when the running or next checkpoint ends
 	waits      atomic.Int64  // ApplyBatch calls that waited for a checkpoint
-	prefetched atomic.Int64  // keys Prefetch and PrefetchKeys read (prefetch.go)
+	prefetched atomic.Int64  // keys Prefetch read (prefetch.go)
 
 	used atomic.Int64 // bytes of the bbolt file in use, as of the last checkpoint
 

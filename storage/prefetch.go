@@ -19,12 +19,10 @@ const PrefetchReads = 16
 // nothing of the file is mapped, and every command that replaces a record
 // (a SET reads the record it overwrites: whether the key existed, its type,
 // its deadline) takes a page fault, often one that waits for the disk.
-// Applying is serial, so those waits add up, while the disk serves many
-// reads at once: in a probe on this machine (3M sessions, the file dropped
-// from the page cache), 20k reads took 3.1 s one at a time and 1.1 s
-// sixteen at a time. Pages still in the page cache cost a minor fault
-// instead, which is CPU (30 µs or more on this project's VM, a PVM guest):
-// reading ahead then only spreads those over the cores.
+// Applying is serial, so those waits add up (about 90 µs a key at 10M
+// sessions here). The disk serves many reads at once: in a probe on this
+// machine (3M sessions, the file dropped from the page cache), 20k reads
+// took 3.1 s one at a time and 1.1 s sixteen at a time.
 //
 // A page fault holds its goroutine's P: with GOMAXPROCS 2, two faults are
 // in flight however many goroutines fault (the same probe: 2.0 s with 32
@@ -36,8 +34,12 @@ const PrefetchReads = 16
 // reads that the applier never reaches from bbolt (a command fails, the
 // layers hold the key) cost one read. It returns once every read is done.
 func (db *DB) Prefetch(entries []LogEntry) {
+	type ref struct {
+		db  uint8
+		key []byte // dataKey
+	}
 	applied := db.applied.Load()
-	var refs []KeyRef
+	var refs []ref
 	for _, le := range entries {
 		if le.Index <= applied || le.Data == nil {
 			continue
@@ -48,34 +50,12 @@ func (db *DB) Prefetch(entries []LogEntry) {
 		}
 		for i := range e.Cmds {
 			c := &e.Cmds[i]
-			for _, k := range c.Keys {
-				refs = append(refs, KeyRef{DB: c.DB, Key: k})
+			if int(c.DB) >= NumDBs {
+				continue
 			}
-		}
-	}
-	if len(refs) == 0 {
-		return
-	}
-	if procs := runtime.GOMAXPROCS(0); procs < PrefetchReads {
-		runtime.GOMAXPROCS(PrefetchReads)
-		defer runtime.GOMAXPROCS(procs)
-	}
-	db.PrefetchKeys(refs, PrefetchReads)
-}
-
-// PrefetchKeys reads the records of keys from bbolt, reads at a time, like
-// Prefetch but for keys a caller is about to propose commands for (the
-// expiry driver's deletions), and without touching GOMAXPROCS: at most
-// that many faults are in flight. It returns once every read is done.
-func (db *DB) PrefetchKeys(keys []KeyRef, reads int) {
-	type ref struct {
-		db  uint8
-		key []byte // dataKey
-	}
-	refs := make([]ref, 0, len(keys))
-	for _, k := range keys {
-		if int(k.DB) < NumDBs {
-			refs = append(refs, ref{k.DB, dataKey(k.Key)})
+			for _, k := range c.Keys {
+				refs = append(refs, ref{c.DB, dataKey(k)})
+			}
 		}
 	}
 	if len(refs) == 0 {
@@ -93,7 +73,11 @@ func (db *DB) PrefetchKeys(keys []KeyRef, reads int) {
 	if db.closed {
 		return
 	}
-	workers := max(1, min(reads, len(refs)))
+	if procs := runtime.GOMAXPROCS(0); procs < PrefetchReads {
+		runtime.GOMAXPROCS(PrefetchReads)
+		defer runtime.GOMAXPROCS(procs)
+	}
+	workers := min(PrefetchReads, len(refs))
 	var wg sync.WaitGroup
 	for w := range workers {
 		// Each worker reads its own run of the sorted keys: the reads in
@@ -118,6 +102,5 @@ func (db *DB) PrefetchKeys(keys []KeyRef, reads int) {
 	db.prefetched.Add(int64(len(refs)))
 }
 
-// PrefetchedKeys returns how many keys Prefetch and PrefetchKeys have read
-// since Open.
+// PrefetchedKeys returns how many keys Prefetch has read since Open.
 func (db *DB) PrefetchedKeys() int64 { return db.prefetched.Load() }
