@@ -19,10 +19,12 @@ const PrefetchReads = 16
 // nothing of the file is mapped, and every command that replaces a record
 // (a SET reads the record it overwrites: whether the key existed, its type,
 // its deadline) takes a page fault, often one that waits for the disk.
-// Applying is serial, so those waits add up (about 90 µs a key at 10M
-// sessions here). The disk serves many reads at once: in a probe on this
-// machine (3M sessions, the file dropped from the page cache), 20k reads
-// took 3.1 s one at a time and 1.1 s sixteen at a time.
+// Applying is serial, so those waits add up, while the disk serves many
+// reads at once: in a probe on this machine (3M sessions, the file dropped
+// from the page cache), 20k reads took 3.1 s one at a time and 1.1 s
+// sixteen at a time. Pages still in the page cache cost a minor fault
+// instead, which is CPU (about 30 µs on this project's VM, a PVM guest):
+// reading ahead then only spreads those over the cores.
 //
 // A page fault holds its goroutine's P: with GOMAXPROCS 2, two faults are
 // in flight however many goroutines fault (the same probe: 2.0 s with 32
