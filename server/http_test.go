@@ -234,6 +234,8 @@ func TestHTTPPipeline(t *testing.T) {
 
 func TestHTTPMultiExec(t *testing.T) {
 	s := startHTTP(t, nil)
+	// The new leader's ACL seed entry must not fall between the tokens.
+	waitFor(t, 10*time.Second, "the ACL users in the log", s.acl.isSeeded)
 	c := newREST(t, s)
 	c.cmd("SET", "key1", "valuex")
 	before := c.cmd("PING").header.Get("Upstash-Sync-Token")
