@@ -68,8 +68,14 @@ func TestWatchCounterAcrossLeaderKills(t *testing.T) {
 			}(n, fmt.Sprintf("c%d.%d", i, w))
 		}
 	}
+	// The writers add to acked meanwhile: read its size under mu.
+	ackedNow := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
 	for range 2 {
-		waitAcked(t, &mu, acked, len(acked)+30)
+		waitAcked(t, &mu, acked, ackedNow()+30)
 		leader := leaderOf(t, nodes, nodes[0])
 		leader.p.kill()
 		var rest []*clusterNode
@@ -79,10 +85,10 @@ func TestWatchCounterAcrossLeaderKills(t *testing.T) {
 			}
 		}
 		leaderOf(t, rest, rest[0])
-		waitAcked(t, &mu, acked, len(acked)+30)
+		waitAcked(t, &mu, acked, ackedNow()+30)
 		leader.restart(t)
 	}
-	waitAcked(t, &mu, acked, len(acked)+30)
+	waitAcked(t, &mu, acked, ackedNow()+30)
 	cancel()
 	wg.Wait()
 	leader := leaderOf(t, nodes, nodes[0])
