@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -117,17 +116,7 @@ func TestReadCacheNeverChangesReads(t *testing.T) {
 	if err := other.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := dbs[1].Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	_, err = snap.WriteTo(&buf)
-	snap.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := other.Restore(&buf); err != nil {
+	if err := other.Restore(snapshotOf(t, dbs[1])); err != nil {
 		t.Fatal(err)
 	}
 	for k := range 40 {

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -211,23 +210,14 @@ func TestFiledDeletionsReadAsDeleted(t *testing.T) {
 	})
 	// A follower installing this node's snapshot gets the filed deletions
 	// with it: deleted there too, and due for a sweep.
-	snap, err := db.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	_, err = snap.WriteTo(&buf)
-	snap.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf := snapshotOf(t, db)
 	follower, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, FileDeletionsAt: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer follower.Close()
 	follower.noSweep.Store(true)
-	if err := follower.Restore(&buf); err != nil {
+	if err := follower.Restore(buf); err != nil {
 		t.Fatal(err)
 	}
 	if filed, _ := deadCount(t, follower); filed == 0 || !follower.deadLeft.Load() {

@@ -57,17 +57,9 @@ func TestRequestTableSurvivesCheckpointAndSnapshot(t *testing.T) {
 	if err := db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := db.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := snap.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	buf := snapshotOf(t, db)
 	other := mustOpen(t)
-	if err := other.Restore(&buf); err != nil {
+	if err := other.Restore(buf); err != nil {
 		t.Fatal(err)
 	}
 	retry := LogEntry{Index: 2, Data: reqEntry(1001, []string{"n2/a/1"}, incr("n", 1))}

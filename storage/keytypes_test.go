@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -377,16 +376,7 @@ func TestKeyTypeCountsAfterRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		snap, err := src.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if _, err := snap.WriteTo(&buf); err != nil {
-			t.Fatal(err)
-		}
-		snap.Release()
-		if err := dst.Restore(&buf); err != nil {
+		if err := dst.Restore(snapshotOf(t, src)); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := totalKeyTypes(dst), totalKeyTypes(src); got != want {

@@ -54,6 +54,21 @@ func incr(key string, by int64) Cmd {
 	return Cmd{Op: OpIncrBy, Keys: [][]byte{[]byte(key)}, Int: by}
 }
 
+// snapshotOf streams a snapshot of db, as a leader sends it to a follower.
+func snapshotOf(t testing.TB, db *DB) *bytes.Buffer {
+	t.Helper()
+	snap, err := db.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
 func mustApply(t testing.TB, db *DB, entries ...LogEntry) Applied {
 	t.Helper()
 	out, err := db.ApplyBatch(entries)
