@@ -211,6 +211,8 @@ func New(cfg Config, db *storage.DB) (*Node, error) {
 		leaderC:  make(chan struct{}),
 	}
 	if err := n.start(); err != nil {
+		close(n.stopCh) // stops a read-ahead start began (the node is not returned)
+		n.wg.Wait()
 		n.closeStores()
 		return nil, err
 	}
@@ -246,25 +248,12 @@ func (n *Node) start() error {
 	}
 	// Entries after the applied index are replayed once Raft knows they
 	// are committed (for a sole voter: once it has elected itself); read
-	// their records meanwhile.
-	aheadStop := make(chan struct{})
-	var aheadWG sync.WaitGroup
-	f.ahead = startReadAhead(n.db, n.logStore, n.db.AppliedIndex()+1, last, aheadStop, &aheadWG)
+	// their records meanwhile (in n.wg: stopped and waited for before the
+	// log store closes).
+	f.ahead = startReadAhead(n.db, n.logStore, n.db.AppliedIndex()+1, last, n.stopCh, &n.wg)
 	r, err := raft.NewRaft(rc, f, n.logStore, stable, snaps, n.transport)
 	if err != nil {
-		close(aheadStop)
-		aheadWG.Wait() // before the caller closes the log store
 		return fmt.Errorf("replication: start raft: %w", err)
-	}
-	if f.ahead != nil {
-		n.wg.Go(func() { // Close waits for it before closing the log store
-			select {
-			case <-n.stopCh:
-				close(aheadStop)
-			case <-waitDone(&aheadWG):
-			}
-			aheadWG.Wait()
-		})
 	}
 	n.raft = r
 	switch {

@@ -30,8 +30,9 @@ type readAhead struct {
 	ended bool   // read-ahead finished or stopped: nobody waits any more
 }
 
-// startReadAhead reads the entries from..to of logs ahead for db until
-// done or stop is closed. It returns nil if there is nothing to read.
+// startReadAhead reads the entries from..to of logs ahead for db, in a
+// goroutine of wg, until done or stop is closed (at a chunk boundary). It
+// returns nil if there is nothing to read.
 func startReadAhead(db *storage.DB, logs raft.LogStore, from, to uint64, stop <-chan struct{}, wg *sync.WaitGroup) *readAhead {
 	if from > to {
 		return nil
@@ -96,11 +97,4 @@ func (r *readAhead) await(index uint64) {
 	for r.at < index && !r.ended {
 		r.moved.Wait()
 	}
-}
-
-// waitDone returns a channel closed once wg is done.
-func waitDone(wg *sync.WaitGroup) <-chan struct{} {
-	c := make(chan struct{})
-	go func() { wg.Wait(); close(c) }()
-	return c
 }
