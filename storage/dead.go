@@ -31,10 +31,11 @@ import (
 // filed deletions afterwards, sweepChunk at a time, deleting each record
 // and its entry in one commit, and the filed mark with the last: after
 // each checkpoint that filed nothing (not during a mass deletion, whose
-// checkpoints it would delay) and every sweepPause when idle. Filing is physical only: what the state
-// holds, the counters and the events are the same as a deletion's, on
-// every node whenever it files or sweeps; DEBUG DIGEST leaves filed
-// records, the dead buckets and the filed marks out.
+// checkpoints it would delay) and every sweepPause when idle. Filing is
+// physical only: what the state holds, the counters and the events are
+// the same as a deletion's, on every node whenever it files or sweeps;
+// DEBUG DIGEST leaves filed records, the dead buckets and the filed marks
+// out.
 
 var (
 	deadBuckets [NumDBs][]byte

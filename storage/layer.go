@@ -191,7 +191,6 @@ func (l *memLayer) writeTo(tx *bolt.Tx, w *written, fileAt int) error {
 				}
 				mark[wr.db] = max(mark[wr.db], d)
 				l.filed = true
-				w.noteFiled()
 				w.add(deadBuckets[wr.db], wr.key)
 				continue
 			}
@@ -297,7 +296,10 @@ func clearDB(tx *bolt.Tx, db uint8) error {
 
 // Flush checkpoints every applied change to bbolt and returns once it is
 // committed (fsynced). It is safe to call from any goroutine.
-func (db *DB) Flush() error { return db.flush(nil) }
+func (db *DB) Flush() error {
+	_, err := db.flush(nil)
+	return err
+}
 
 // beginCommit takes what a commit of the checkpointer's holds — flushMu,
 // so that no two overlap, then the read lock Close and Restore wait on —
@@ -321,16 +323,17 @@ func (db *DB) beginCommit() (end func(), err error) {
 	return end, nil
 }
 
-// flush is Flush, listing in w (when not nil) the keys it wrote.
-func (db *DB) flush(w *written) error {
+// flush is Flush, listing in w (when not nil) the keys it wrote, and
+// reporting whether it filed deletions (dead.go).
+func (db *DB) flush(w *written) (filed bool, err error) {
 	end, err := db.beginCommit()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer end()
 	list := db.seal()
 	if len(list) == 0 {
-		return nil
+		return false, nil
 	}
 	defer db.endCheckpoint()
 	start := time.Now()
@@ -350,14 +353,15 @@ func (db *DB) flush(w *written) error {
 		db.mem.Lock()
 		db.ckptErr = err
 		db.mem.Unlock()
-		return err
+		return false, err
 	}
 	var freed int64
 	for _, l := range list {
 		freed += l.size
-		if l.filed {
-			db.deadLeft.Store(true)
-		}
+		filed = filed || l.filed
+	}
+	if filed {
+		db.deadLeft.Store(true)
 	}
 	// The layers stay in place while the cache takes in their records
 	// (cache.go), then go.
@@ -373,7 +377,7 @@ func (db *DB) flush(w *written) error {
 	if db.opts.OnCheckpoint != nil {
 		db.opts.OnCheckpoint(time.Since(start), freed)
 	}
-	return nil
+	return filed, nil
 }
 
 // endCheckpoint wakes whoever waits for this checkpoint to end.
@@ -499,11 +503,12 @@ func (db *DB) checkpointer() {
 			window.Stop()
 		}
 		var w written
-		if err := db.flush(&w); err != nil && err != ErrClosed {
+		filed, err := db.flush(&w)
+		if err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)
 		}
 		db.mapWritten(w.keys, db.ckptStop)
-		if db.deadLeft.Load() && !db.noSweep.Load() && !w.filed {
+		if db.deadLeft.Load() && !db.noSweep.Load() && !filed {
 			// One sweep per checkpoint too: under steady writes a kick is
 			// always waiting, and the sweep timer would never be chosen.
 			// Not while a mass deletion goes on (this checkpoint filed):

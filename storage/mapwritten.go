@@ -9,20 +9,11 @@ import (
 // written lists the keys a checkpoint wrote, bucket by bucket, in the
 // order it wrote them (sorted within each bucket).
 type written struct {
-	keys  []bucketKey
-	filed bool // the checkpoint filed deletions (dead.go)
+	keys []bucketKey
 }
 
 type bucketKey struct {
 	bucket, key []byte
-}
-
-// noteFiled notes that the checkpoint filed deletions; a nil w notes
-// nothing.
-func (w *written) noteFiled() {
-	if w != nil {
-		w.filed = true
-	}
 }
 
 // add lists key of bucket; a nil w lists nothing.
