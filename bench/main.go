@@ -46,6 +46,8 @@ var (
 	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
 	flagSessions = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")
 	flagExpiring = flag.Int("expiring", 1_000_000, "scale mode: keys sharing one deadline")
+	flagDrains   = flag.Int("drains", 1, "scale mode: how many times to load the expiring keys and time their drain (each a new deadline)")
+	flagOnlyLoad = flag.Bool("drain-only", false, "scale mode: load the sessions, then only time the drains (no GET comparison, no restarts); for comparing expiry settings")
 
 	flagHTTP = flag.Bool("http", false, "measure the HTTP (Upstash REST) front end beside RESP on one node instead of the matrix (-n/4 requests per run)")
 )

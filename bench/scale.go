@@ -144,18 +144,30 @@ func runScale(ctx context.Context, bin, dir string) error {
 	if _, err := load(ctx, n.addr(), 0, baseKeys, sessionKey, sessionValue, ttl...); err != nil {
 		return err
 	}
-	faults := n.majorFaults()
-	small, err := getBenchmark(ctx, n.port, baseKeys)
-	if err != nil {
-		return err
+	var small sample
+	var smallFaults int64
+	if !*flagOnlyLoad {
+		faults := n.majorFaults()
+		var err error
+		if small, err = getBenchmark(ctx, n.port, baseKeys); err != nil {
+			return err
+		}
+		smallFaults = n.majorFaults() - faults
 	}
-	smallFaults := n.majorFaults() - faults
 	rate, err := load(ctx, n.addr(), baseKeys, total, sessionKey, sessionValue, ttl...)
 	if err != nil {
 		return err
 	}
 	report("- loaded %d sessions of %d bytes (EX 7 days) at %.0f SET/s (8 connections, pipelines of 500)", total, sessionSize, rate)
-	faults = n.majorFaults()
+	if *flagOnlyLoad {
+		for range *flagDrains {
+			if err := drainExpiry(ctx, n, rate, report); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	faults := n.majorFaults()
 	large, err := getBenchmark(ctx, n.port, total)
 	if err != nil {
 		return err
@@ -176,8 +188,10 @@ func runScale(ctx context.Context, bin, dir string) error {
 	report("- disk: %.2f GiB for %.2f GiB of keys and values: ratio %.2f (goal ≤ 2.0); %s", float64(used)/(1<<30), float64(raw)/(1<<30), float64(used)/float64(raw), strings.Join(partList, ", "))
 	report("- RSS: %.2f GiB", float64(n.rss())/(1<<30))
 
-	if err := drainExpiry(ctx, n, rate, report); err != nil {
-		return err
+	for range *flagDrains {
+		if err := drainExpiry(ctx, n, rate, report); err != nil {
+			return err
+		}
 	}
 
 	n.stop(syscall.SIGTERM)

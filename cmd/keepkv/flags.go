@@ -77,6 +77,7 @@ type Config struct {
 	users             []server.User
 	peers             []replication.Member
 	ExpiryHorizon     time.Duration
+	ExpiryBatch       int
 	ShutdownTimeout   time.Duration
 }
 
@@ -151,6 +152,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
+	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes; a mass expiry has four such entries in flight, so smaller entries let client writes through sooner (lower latency during the drain) at more entries per drain")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)
 		fs.SetOutput(os.Stdout)
@@ -195,6 +197,9 @@ func (c *Config) fill() error {
 	}
 	if c.ScriptBudget < 1 {
 		return errors.New("--script-budget must be at least 1")
+	}
+	if c.ExpiryBatch < 1 {
+		return errors.New("--expiry-batch must be at least 1")
 	}
 	peers, err := replication.ParsePeers(c.Peers)
 	if err != nil {
@@ -315,7 +320,7 @@ func (c Config) server(id string) server.Config {
 		MaxValueSize: c.MaxValueSize, MaxClients: c.MaxClients, IdleTimeout: c.IdleTimeout, ClientWriteTimeout: c.WriteTimeout,
 		MaxDiskBytes: c.MaxDiskBytes, DisabledCommands: strings.FieldsFunc(c.DisableCommands, func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
-		ExpiryHorizon: c.ExpiryHorizon,
+		ExpiryHorizon: c.ExpiryHorizon, ExpiryBatch: c.ExpiryBatch,
 	}
 	sc.TLSAddr, sc.TLS = c.TLSAddr, c.clientTLS
 	sc.HTTPAddr, sc.HTTPTLS, sc.HTTPTokens = c.HTTPAddr, c.httpTLS, c.httpTokens

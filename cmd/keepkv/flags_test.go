@@ -48,3 +48,26 @@ func TestNodeIDIsStoredAndChecked(t *testing.T) {
 		t.Fatal("a different --node-id for an existing data dir was accepted")
 	}
 }
+
+func TestExpiryBatchFlag(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := parseFlags([]string{"--expiry-batch", "250"}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.server("n1").ExpiryBatch; got != 250 {
+		t.Fatalf("--expiry-batch 250 reached the server as %d", got)
+	}
+	c, err = parseFlags(nil, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.server("n1").ExpiryBatch; got != 1000 {
+		t.Fatalf("default expiry batch %d, want 1000", got)
+	}
+	for _, bad := range []string{"0", "-5"} {
+		if _, err := parseFlags([]string{"--expiry-batch", bad}, none); err == nil {
+			t.Fatalf("--expiry-batch %s was accepted", bad)
+		}
+	}
+}
