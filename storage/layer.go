@@ -43,9 +43,18 @@ type memLayer struct {
 	filed bool // its checkpoint filed deletions (dead.go)
 }
 
-func newLayer() *memLayer {
-	return &memLayer{recs: map[string][]byte{}, index: map[string]Type{}, elems: newElemTree(), garbage: map[uint64]int64{}, sys: map[string][]byte{}}
+func newLayer() *memLayer { return newLayerSized(0, 0) }
+
+// newLayerSized is newLayer with room for recs records and index entries
+// made in advance: a map grown one insert at a time rehashes every key
+// it holds at each doubling, which was 28 % of applying a mass expiry's
+// deletions (the layer's maps grew to hundreds of thousands of keys).
+func newLayerSized(recs, index int) *memLayer {
+	return &memLayer{recs: make(map[string][]byte, recs), index: make(map[string]Type, index), elems: newElemTree(), garbage: map[uint64]int64{}, sys: map[string][]byte{}}
 }
+
+// maxLayerHint caps the room a new layer makes in advance.
+const maxLayerHint = 1 << 20
 
 // memKey is a key's identity across databases: db ‖ key.
 func memKey(db uint8, key []byte) string {
@@ -390,7 +399,15 @@ func (db *DB) endCheckpoint() {
 
 // seal closes the active layer, if it holds anything, and returns every
 // sealed layer, oldest first.
+//
+// The new active layer is made as large as the one it replaces (the
+// workload's size for one checkpoint window), before the lock is taken:
+// making a large map zeroes its memory.
 func (db *DB) seal() []*memLayer {
+	db.mem.RLock()
+	recs, index := len(db.active.recs), len(db.active.index)
+	db.mem.RUnlock()
+	next := newLayerSized(min(recs, maxLayerHint), min(index, maxLayerHint))
 	db.mem.Lock()
 	defer db.mem.Unlock()
 	if a := db.active; len(a.recs) > 0 || len(a.index) > 0 || a.elems.Len() > 0 || len(a.garbage) > 0 || len(a.sys) > 0 || a.dirty || a.hasClear() {
@@ -405,7 +422,7 @@ func (db *DB) seal() []*memLayer {
 			}
 		}
 		db.sealed = append(db.sealed, a)
-		db.active = newLayer()
+		db.active = next
 		db.tombstones.Store(0)
 	}
 	return append([]*memLayer(nil), db.sealed...)
