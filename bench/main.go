@@ -43,11 +43,11 @@ var (
 	flagRaftWAL     = flag.Bool("raft-wal", false, "add a node on the experimental hashicorp/raft-wal log store (--raft-log wal) beside the default raft-boltdb one")
 	flagTypes       = flag.Bool("types", true, "add redis-benchmark's data type tests (hset, sadd, spop, zadd, zpopmin, lpush, rpush, lpop, rpop, mset, lrange_100) and an EVALSHA of a small script, -P 1, -n/4 requests each")
 
-	flagScale    = flag.Bool("scale", false, "run the scale mode instead of the matrix")
-	flagSessions = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")
-	flagExpiring = flag.Int("expiring", 1_000_000, "scale mode: keys sharing one deadline")
-	flagDrains   = flag.Int("drains", 1, "scale mode: how many times to load the expiring keys and time their drain (each a new deadline)")
-	flagOnlyLoad = flag.Bool("drain-only", false, "scale mode: load the sessions, then only time the drains (no GET comparison, no restarts); for comparing expiry settings")
+	flagScale     = flag.Bool("scale", false, "run the scale mode instead of the matrix")
+	flagSessions  = flag.Int("sessions", 10_000_000, "scale mode: sessions to load")
+	flagExpiring  = flag.Int("expiring", 1_000_000, "scale mode: keys sharing one deadline")
+	flagDrains    = flag.Int("drains", 1, "scale mode: how many times to load the expiring keys and time their drain (each a new deadline)")
+	flagDrainOnly = flag.Bool("drain-only", false, "scale mode: load the sessions, then only time the drains (no GET comparison, no restarts); for comparing expiry settings")
 
 	flagHTTP = flag.Bool("http", false, "measure the HTTP (Upstash REST) front end beside RESP on one node instead of the matrix (-n/4 requests per run)")
 )

@@ -146,7 +146,7 @@ func runScale(ctx context.Context, bin, dir string) error {
 	}
 	var small sample
 	var smallFaults int64
-	if !*flagOnlyLoad {
+	if !*flagDrainOnly {
 		faults := n.majorFaults()
 		var err error
 		if small, err = getBenchmark(ctx, n.port, baseKeys); err != nil {
@@ -159,7 +159,7 @@ func runScale(ctx context.Context, bin, dir string) error {
 		return err
 	}
 	report("- loaded %d sessions of %d bytes (EX 7 days) at %.0f SET/s (8 connections, pipelines of 500)", total, sessionSize, rate)
-	if *flagOnlyLoad {
+	if *flagDrainOnly {
 		for range *flagDrains {
 			if err := drainExpiry(ctx, n, rate, report); err != nil {
 				return err
