@@ -152,7 +152,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
-	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes; a mass expiry has four such entries in flight, so smaller entries let client writes through sooner (lower latency during the drain) at more entries per drain")
+	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes (1 to 100000); a mass expiry has four such entries in flight, so smaller entries let client writes through sooner (lower latency during the drain) at more entries per drain")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)
 		fs.SetOutput(os.Stdout)
@@ -190,6 +190,10 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return err
 }
 
+// maxExpiryBatch bounds --expiry-batch: one expire entry is applied in one
+// go, and a million-key entry would hold up every write behind it.
+const maxExpiryBatch = 100_000
+
 // fill derives defaults that depend on other settings.
 func (c *Config) fill() error {
 	if c.Join != "" && c.Peers != "" {
@@ -198,8 +202,8 @@ func (c *Config) fill() error {
 	if c.ScriptBudget < 1 {
 		return errors.New("--script-budget must be at least 1")
 	}
-	if c.ExpiryBatch < 1 {
-		return errors.New("--expiry-batch must be at least 1")
+	if c.ExpiryBatch < 1 || c.ExpiryBatch > maxExpiryBatch {
+		return fmt.Errorf("--expiry-batch must be between 1 and %d", maxExpiryBatch)
 	}
 	peers, err := replication.ParsePeers(c.Peers)
 	if err != nil {

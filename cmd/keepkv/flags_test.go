@@ -65,7 +65,7 @@ func TestExpiryBatchFlag(t *testing.T) {
 	if got := c.server("n1").ExpiryBatch; got != 1000 {
 		t.Fatalf("default expiry batch %d, want 1000", got)
 	}
-	for _, bad := range []string{"0", "-5"} {
+	for _, bad := range []string{"0", "-5", "100001"} {
 		if _, err := parseFlags([]string{"--expiry-batch", bad}, none); err == nil {
 			t.Fatalf("--expiry-batch %s was accepted", bad)
 		}
