@@ -152,7 +152,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
-	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes (1 to 100000); a mass expiry has four such entries in flight, so smaller entries let client writes through sooner (lower latency during the drain) at more entries per drain")
+	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes (1 to 100000); a mass expiry has four such entries in flight and a client write waits behind those ahead of it: smaller entries make the drain longer for a little less write latency during it")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)
 		fs.SetOutput(os.Stdout)
