@@ -13,6 +13,8 @@ type connState struct {
 	// writeBuf is the pipeline's write queue, kept between pipelines so a
 	// busy connection does not grow a new one for each.
 	writeBuf []pendingWrite
+	// readBuf is the same for the pipeline's read queue.
+	readBuf []pendingRead
 
 	id      uint64
 	addr    string

@@ -246,6 +246,9 @@ func (p *pipeline) readAfter(barrier func(context.Context) error, x *execCtx, cm
 		p.readLocal(x, cmd, args)
 		return
 	}
+	if p.reads == nil { // reuse the connection's buffer
+		p.reads, p.st.readBuf = p.st.readBuf, nil
+	}
 	p.reads = append(p.reads, pendingRead{cmd: cmd, args: args})
 }
 

@@ -70,6 +70,8 @@ func (p *pipeline) flushReads() {
 	for _, rd := range reads {
 		rd.t.done(done, rd.t.failed)
 	}
+	clear(reads) // the commands' arguments
+	p.st.readBuf = reads[:0]
 }
 
 func (p *pipeline) readLocal(x *execCtx, cmd *command, args [][]byte) {
