@@ -159,39 +159,18 @@ func runScale(ctx context.Context, bin, dir string) error {
 		return err
 	}
 	report("- loaded %d sessions of %d bytes (EX 7 days) at %.0f SET/s (8 connections, pipelines of 500)", total, sessionSize, rate)
-	if *flagDrainOnly {
-		for range *flagDrains {
-			if err := drainExpiry(ctx, n, rate, report); err != nil {
-				return err
-			}
+	if !*flagDrainOnly {
+		if err := reportSize(ctx, n, dir, total, small, smallFaults, report); err != nil {
+			return err
 		}
-		return nil
 	}
-	faults := n.majorFaults()
-	large, err := getBenchmark(ctx, n.port, total)
-	if err != nil {
-		return err
-	}
-	report("- GET -P 16 -c %d: %.0f req/s (p99 %.2f ms, %d major page faults) over %d sessions vs %.0f req/s (p99 %.2f ms, %d major page faults) over %d: ratio %.2f (goal ≥ 0.8)",
-		*flagClients, large.rps, large.p99, n.majorFaults()-faults, total, small.rps, small.p99, smallFaults, baseKeys, large.rps/small.rps)
-	raw := int64(total) * int64(len(sessionKey(0))+sessionSize)
-	used, parts := diskUse(filepath.Join(dir, "data"))
-	names := make([]string, 0, len(parts))
-	for k := range parts {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	var partList []string
-	for _, k := range names {
-		partList = append(partList, fmt.Sprintf("%s %.2f GiB", k, float64(parts[k])/(1<<30)))
-	}
-	report("- disk: %.2f GiB for %.2f GiB of keys and values: ratio %.2f (goal ≤ 2.0); %s", float64(used)/(1<<30), float64(raw)/(1<<30), float64(used)/float64(raw), strings.Join(partList, ", "))
-	report("- RSS: %.2f GiB", float64(n.rss())/(1<<30))
-
 	for range *flagDrains {
 		if err := drainExpiry(ctx, n, rate, report); err != nil {
 			return err
 		}
+	}
+	if *flagDrainOnly {
+		return nil
 	}
 
 	n.stop(syscall.SIGTERM)
@@ -232,6 +211,32 @@ func runScale(ctx context.Context, bin, dir string) error {
 		return fmt.Errorf("after the restarts DBSIZE = %d (%v), want %d", got, err, total+1)
 	}
 	return os.WriteFile(filepath.Join(*flagOut, "scale.md"), []byte(out.String()), 0o644)
+}
+
+// reportSize reports GET over all the sessions against GET over the first
+// baseKeys (small, measured before the load), the disk used and the RSS.
+func reportSize(ctx context.Context, n *server, dir string, total int, small sample, smallFaults int64, report func(string, ...any)) error {
+	faults := n.majorFaults()
+	large, err := getBenchmark(ctx, n.port, total)
+	if err != nil {
+		return err
+	}
+	report("- GET -P 16 -c %d: %.0f req/s (p99 %.2f ms, %d major page faults) over %d sessions vs %.0f req/s (p99 %.2f ms, %d major page faults) over %d: ratio %.2f (goal ≥ 0.8)",
+		*flagClients, large.rps, large.p99, n.majorFaults()-faults, total, small.rps, small.p99, smallFaults, baseKeys, large.rps/small.rps)
+	raw := int64(total) * int64(len(sessionKey(0))+sessionSize)
+	used, parts := diskUse(filepath.Join(dir, "data"))
+	names := make([]string, 0, len(parts))
+	for k := range parts {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var partList []string
+	for _, k := range names {
+		partList = append(partList, fmt.Sprintf("%s %.2f GiB", k, float64(parts[k])/(1<<30)))
+	}
+	report("- disk: %.2f GiB for %.2f GiB of keys and values: ratio %.2f (goal ≤ 2.0); %s", float64(used)/(1<<30), float64(raw)/(1<<30), float64(used)/float64(raw), strings.Join(partList, ", "))
+	report("- RSS: %.2f GiB", float64(n.rss())/(1<<30))
+	return nil
 }
 
 // drainExpiry loads keys sharing one deadline next to the sessions, then

@@ -139,41 +139,34 @@ func BenchmarkApplyExpiry(b *testing.B) {
 			b.Fatal(err)
 		}
 		idx := uint64(0)
-		apply := func(cmds []Cmd) {
-			idx++
-			if _, err := db.ApplyBatch([]LogEntry{{Index: idx, Data: entry(now-1000, cmds...)}}); err != nil {
-				b.Fatal(err)
-			}
-		}
 		key := func(i int) []byte { return fmt.Appendf(nil, "exp:%09d", i) }
-		for i := 0; i < 2*keys; i += perEntry {
-			cmds := make([]Cmd, perEntry)
-			for j := range cmds {
-				cmds[j] = Cmd{Op: OpSet, Keys: [][]byte{key(i + j)}, Vals: [][]byte{value}, Deadline: deadline}
-			}
-			apply(cmds)
-		}
-		expire := func(from int) {
-			for i := from; i < from+keys; i += perEntry {
+		// apply applies keys from..to as entries of perEntry commands of
+		// op, the log's clock at at.
+		apply := func(op Op, from, to int, at int64) {
+			for i := from; i < to; i += perEntry {
 				cmds := make([]Cmd, perEntry)
 				for j := range cmds {
-					cmds[j] = Cmd{Op: OpExpireIf, Keys: [][]byte{key(i + j)}, Deadline: deadline}
+					cmds[j] = Cmd{Op: op, Keys: [][]byte{key(i + j)}, Deadline: deadline}
+					if op == OpSet {
+						cmds[j].Vals = [][]byte{value}
+					}
 				}
 				idx++
-				if _, err := db.ApplyBatch([]LogEntry{{Index: idx, Data: entry(now, cmds...)}}); err != nil {
+				if _, err := db.ApplyBatch([]LogEntry{{Index: idx, Data: entry(at, cmds...)}}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
+		apply(OpSet, 0, 2*keys, now-1000)
 		if err := db.Flush(); err != nil {
 			b.Fatal(err)
 		}
-		expire(0) // the drain's first layer
+		apply(OpExpireIf, 0, keys, now) // the drain's first layer
 		if err := db.Flush(); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		expire(keys)
+		apply(OpExpireIf, keys, 2*keys, now)
 		b.StopTimer()
 		db.Close()
 	}
