@@ -67,24 +67,69 @@ func (n *Node) bootstrapPeers() error {
 	return nil
 }
 
-// AddVoter adds (or keeps) a voter. It is idempotent: a member already in
-// the configuration at the same address is left alone, so a restarted node
-// re-joining is a no-op. Only the leader can do it.
-func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+// AddNonvoter adds id at addr as a non-voter: a member that receives the
+// log but counts towards no quorum and never campaigns. It reports whether
+// id is a voter (a voter at another address keeps its vote and gets the new
+// address). It is idempotent, and only the leader can do it.
+//
+// A new node joins this way first and becomes a voter (AddVoter) only once
+// it has caught up (server's RAFT JOIN). A voter added with an empty log
+// holds no configuration but the one it joined with; should a later change
+// need its vote before it has the log (another voter removed, then every
+// node restarted), hashicorp/raft on it refuses votes from servers missing
+// from its latest configuration, and no leader is ever elected.
+func (n *Node) AddNonvoter(ctx context.Context, id, addr string) (voter bool, err error) {
+	srv, err := n.member(id, addr)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case srv == nil:
+		return false, mapRaftError(n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
+	case srv.Suffrage != raft.Voter:
+		if string(srv.Address) == addr {
+			return false, nil
+		}
+		return false, mapRaftError(n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
+	case string(srv.Address) != addr:
+		return true, mapRaftError(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
+	}
+	return true, nil
+}
+
+// member returns id's entry in the leader's latest configuration, or nil,
+// after checking that no other member has addr.
+func (n *Node) member(id, addr string) (*raft.Server, error) {
 	if n.raft.State() != raft.Leader {
-		return ErrNotLeader
+		return nil, ErrNotLeader
 	}
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return mapRaftError(err)
+		return nil, mapRaftError(err)
 	}
+	var found *raft.Server
 	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == id && string(s.Address) == addr && s.Suffrage == raft.Voter {
-			return nil
-		}
 		if string(s.Address) == addr && string(s.ID) != id {
-			return fmt.Errorf("replication: address %s already belongs to member %s", addr, s.ID)
+			return nil, fmt.Errorf("replication: address %s already belongs to member %s", addr, s.ID)
 		}
+		if string(s.ID) == id {
+			found = &s
+		}
+	}
+	return found, nil
+}
+
+// AddVoter adds (or keeps) a voter, or promotes a non-voter. It is
+// idempotent: a voter already in the configuration at the same address is
+// left alone, so a restarted node re-joining is a no-op. Only the leader
+// can do it.
+func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	srv, err := n.member(id, addr)
+	if err != nil {
+		return err
+	}
+	if srv != nil && string(srv.Address) == addr && srv.Suffrage == raft.Voter {
+		return nil
 	}
 	return mapRaftError(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -589,5 +590,52 @@ func TestSoleVoterStandsForElectionAtOnceOnRestart(t *testing.T) {
 	}
 	if hb := d.node.raft.ReloadableConfig().HeartbeatTimeout; hb != time.Hour {
 		t.Fatalf("heartbeat timeout after the election = %v, want the configured hour", hb)
+	}
+}
+
+// AddNonvoter adds a member that counts towards no quorum (so a one-node
+// cluster still commits with an unreachable one), is idempotent, leaves a
+// voter a voter, and refuses an address another member has.
+func TestAddNonvoter(t *testing.T) {
+	d := startDiskNode(t, t.TempDir(), nil)
+	defer d.stop(t)
+	ctx := context.Background()
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil { // a ready leader
+		t.Fatal(err)
+	}
+	suffrage := func(id string) string {
+		for _, m := range d.node.Status().Members {
+			if m.ID == id {
+				return map[bool]string{true: "voter", false: "nonvoter"}[m.Voter]
+			}
+		}
+		return "absent"
+	}
+	const ghost = "127.0.0.1:1" // nothing listens there
+	for range 2 {
+		if voter, err := d.node.AddNonvoter(ctx, "n2", ghost); voter || err != nil {
+			t.Fatalf("AddNonvoter n2: voter=%v, %v", voter, err)
+		}
+		if s := suffrage("n2"); s != "nonvoter" {
+			t.Fatalf("n2 is %s", s)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := d.node.Apply(wctx, incrEntry("n"))
+	cancel()
+	if err != nil {
+		t.Fatalf("a write with an unreachable non-voter: %v", err)
+	}
+	if voter, err := d.node.AddNonvoter(ctx, "n1", d.node.RaftAddr()); !voter || err != nil || suffrage("n1") != "voter" {
+		t.Fatalf("AddNonvoter of the leader itself: voter=%v, %v; it is now %s", voter, err, suffrage("n1"))
+	}
+	if _, err := d.node.AddNonvoter(ctx, "n3", ghost); err == nil || !strings.Contains(err.Error(), "already belongs to member n2") {
+		t.Fatalf("AddNonvoter at n2's address: %v", err)
+	}
+	if err := d.node.AddVoter(ctx, "n3", ghost); err == nil || !strings.Contains(err.Error(), "already belongs to member n2") {
+		t.Fatalf("AddVoter at n2's address: %v", err)
+	}
+	if s := suffrage("n3"); s != "absent" {
+		t.Fatalf("n3 is %s after refused adds", s)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,7 +67,7 @@ func cmdRaft(x *execCtx, args [][]byte) {
 		x.w.BulkString(st.LeaderID)
 		x.w.BulkString(st.Leader)
 	case sub == "join" && len(args) == 4:
-		replyErr(x, node.AddVoter(ctx, string(args[2]), string(args[3])))
+		replyErr(x, x.s.addMember(ctx, string(args[2]), string(args[3])))
 	case sub == "remove" && len(args) == 3:
 		replyErr(x, node.RemoveServer(ctx, string(args[2])))
 	case sub == "transfer" && len(args) <= 3:
@@ -93,6 +94,94 @@ func replyErr(x *execCtx, err error) {
 		return
 	}
 	x.w.OK()
+}
+
+// catchUpWait bounds how long one RAFT JOIN waits for a new non-voter to
+// catch up before answering TRYAGAIN: the joining node asks again, and the
+// forwarder that carried the request from a follower does not time out.
+const catchUpWait = 5 * time.Second
+
+// errCatchingUp is RAFT JOIN's answer while the node is a non-voter that
+// has not yet applied what the leader had committed.
+type errCatchingUp struct {
+	id              string
+	applied, target uint64
+	reached         bool // its applied index was read at least once
+}
+
+func (e *errCatchingUp) Error() string {
+	if !e.reached {
+		return fmt.Sprintf("%s is a non-voter and catching up (its applied index cannot be read yet); it becomes a voter once it has applied index %d", e.id, e.target)
+	}
+	return fmt.Sprintf("%s is a non-voter and catching up (applied %d of %d); it becomes a voter once it has", e.id, e.applied, e.target)
+}
+
+// addMember makes id at addr a voter in two steps: a non-voter first,
+// which receives the log (a snapshot, then entries) but counts towards no
+// quorum; then, once it has applied everything the leader had committed
+// when it became one, a voter. Its latest configuration then names every
+// voter of the cluster it joined, as any caught-up member's does (see
+// replication.Node.AddNonvoter for what a voter with an empty log can
+// wedge). A node that never catches up stays a non-voter, which
+// costs the cluster nothing; RAFT REMOVE takes it out.
+func (s *Server) addMember(ctx context.Context, id, addr string) error {
+	voter, err := s.node.AddNonvoter(ctx, id, addr)
+	if err != nil || voter {
+		return err
+	}
+	if err := s.awaitPeerApplied(ctx, id, addr, s.node.Status().CommitIndex); err != nil {
+		return err
+	}
+	return s.node.AddVoter(ctx, id, addr)
+}
+
+// awaitPeerApplied polls the node at the Raft address addr (KVAPPLIED, as
+// a peer) until its applied index reaches target, for at most catchUpWait.
+// There is no event to wait on: the leader's Raft does not expose how far a
+// follower's log has got.
+func (s *Server) awaitPeerApplied(ctx context.Context, id, addr string, target uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	e := &errCatchingUp{id: id, target: target}
+	var c net.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	var r *bufio.Reader
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c == nil {
+			if conn, err := s.dialPeer(addr, time.Second); err == nil {
+				c, r = conn, bufio.NewReader(conn)
+			}
+		}
+		if c != nil {
+			c.SetDeadline(time.Now().Add(time.Second))
+			w := bufio.NewWriter(c)
+			writeArray(w, nil, [][]byte{[]byte("KVAPPLIED")})
+			reply, err := []byte(nil), w.Flush()
+			if err == nil {
+				reply, err = readReply(r, nil)
+			}
+			if err != nil {
+				c.Close()
+				c = nil
+			} else if n, err := strconv.ParseUint(strings.TrimSuffix(string(reply[1:]), "\r\n"), 10, 64); reply[0] == ':' && err == nil {
+				e.applied, e.reached = n, true
+				if n >= target {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return e
+		case <-tick.C:
+		}
+	}
 }
 
 // joinNote is the file that says this node was told to join a cluster and
@@ -159,7 +248,8 @@ func writeFileSync(path string, b []byte) error {
 }
 
 // joinLoop asks the member at Join to add this node as a voter, retrying
-// until it succeeds or the server stops. Joining is idempotent, so a
+// until it succeeds (the leader answers TRYAGAIN while this node catches
+// up as a non-voter) or the server stops. Joining is idempotent, so a
 // restarted member asks again harmlessly.
 func (s *Server) joinLoop() {
 	defer s.bg.Done()
@@ -173,7 +263,12 @@ func (s *Server) joinLoop() {
 			}
 			return
 		}
-		s.logger.Warn("join failed, retrying", "via", s.cfg.Join, "error", err)
+		if strings.Contains(err.Error(), "catching up") {
+			s.logger.Info("joined as a non-voter; catching up before becoming a voter", "via", s.cfg.Join, "progress", err)
+			attempt = 0 // progress, not failure: ask again soon
+		} else {
+			s.logger.Warn("join failed, retrying", "via", s.cfg.Join, "error", err)
+		}
 		select {
 		case <-s.stop:
 			return

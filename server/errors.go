@@ -84,7 +84,10 @@ func storageError(err error) string {
 
 // clusterError translates a replication failure.
 func clusterError(err error) string {
+	var catching *errCatchingUp
 	switch {
+	case errors.As(err, &catching):
+		return "TRYAGAIN " + catching.Error()
 	case errors.Is(err, replication.ErrNoLeader):
 		return "CLUSTERDOWN no leader elected; try again later"
 	case errors.Is(err, replication.ErrNotLeader):

@@ -19,7 +19,7 @@ are forwarded to the leader):
   info                     this node's Raft state
   members                  the cluster's members: id, Raft address, suffrage, role
   leader                   the leader's id and Raft address
-  join <id> <raft-addr>    add a node as a voter
+  join <id> <raft-addr>    add a node: a non-voter until it has caught up, then a voter
   remove <id>              remove a member
   transfer [<id>]          hand leadership to another voter
   snapshot                 snapshot now and compact the log

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestRestartBeforeJoinCompletedStillJoins: a node started with --join
@@ -62,4 +64,87 @@ func TestRestartBeforeJoinCompletedStillJoins(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // the joiner removes it after its join returns
 	}
+}
+
+// TestJoinerVotesOnlyOnceCaughtUp: a joining node is a non-voter until it
+// has applied what the leader had committed when it joined, and only then
+// a voter. A node added as a voter with an empty log could become part of
+// every quorum before it holds the log: with another voter removed and all
+// nodes restarted, hashicorp/raft on it refuses votes from the members its
+// old configuration lacks, and no leader is elected (the robustness suite
+// met this). Here a "node" that never answers stays a non-voter, so
+// removing the other voters leaves a cluster that still commits; and a real
+// joiner is a voter once, and only once, it has caught up.
+func TestJoinerVotesOnlyOnceCaughtUp(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx := context.Background()
+	leader := leaderOf(t, nodes, nodes[0])
+	lc := nodeClient(leader)
+	defer lc.Close()
+
+	ghost := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there
+	err := lc.Do(ctx, "RAFT", "JOIN", "ghost", ghost).Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ghost is a non-voter and catching up") {
+		t.Fatalf("RAFT JOIN of a node that never catches up answered %v", err)
+	}
+	if s := suffrage(t, lc, "ghost"); s != "nonvoter" {
+		t.Fatalf("ghost is a %q, want nonvoter", s)
+	}
+	for _, n := range nodes {
+		if n == leader {
+			continue
+		}
+		if err := lc.Do(ctx, "RAFT", "REMOVE", n.id).Err(); err != nil {
+			t.Fatalf("RAFT REMOVE %s with ghost a member: %v (does ghost count towards the quorum?)", n.id, err)
+		}
+	}
+	if err := lc.Set(ctx, "session:after-removals", "1", 0).Err(); err != nil {
+		t.Fatalf("a write after removing every voter but the leader: %v", err)
+	}
+
+	// Enough state that catching up takes a snapshot and some time.
+	pipe := lc.Pipeline()
+	for i := range 20000 {
+		pipe.Set(ctx, fmt.Sprintf("session:%d", i), strings.Repeat("x", 200), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Do(ctx, "RAFT", "SNAPSHOT").Err(); err != nil {
+		t.Fatal(err)
+	}
+	committed := infoField(t, lc, "raft_commit_index")
+	n4 := &clusterNode{id: "n4", dir: filepath.Join(t.TempDir(), "n4"), port: freePort(t)}
+	n4.p = startProcUntil(t, "joined the cluster", n4.dir, n4.port,
+		append([]string{"--node-id", n4.id, "--join", leader.raftAddr()}, clusterFlags...)...)
+	c4 := nodeClient(n4)
+	defer c4.Close()
+	if applied := infoField(t, c4, "raft_applied_index"); applied < committed {
+		t.Fatalf("n4 became a voter at applied index %d, before catching up to %d", applied, committed)
+	}
+	if s := suffrage(t, lc, "n4"); s != "voter" {
+		t.Fatalf("n4 is a %q after its join completed, want voter", s)
+	}
+	// The quorum is now the leader and n4 (ghost still does not count).
+	if err := lc.Set(ctx, "session:with-n4", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Do(ctx, "RAFT", "REMOVE", "ghost").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// suffrage returns id's suffrage in RAFT MEMBERS ("" if not a member).
+func suffrage(t *testing.T, c *redis.Client, id string) string {
+	t.Helper()
+	members, err := c.Do(context.Background(), "RAFT", "MEMBERS").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if f, ok := m.([]any); ok && len(f) == 4 && f[0] == id {
+			return fmt.Sprint(f[2])
+		}
+	}
+	return ""
 }
