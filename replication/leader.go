@@ -120,6 +120,7 @@ type Status struct {
 	LastContact  time.Time
 	Ready        bool
 	Members      []Member
+	ConfigIndex  uint64 // the log index of the configuration Members is
 }
 
 // Member is one server of the Raft configuration.
@@ -145,6 +146,7 @@ func (n *Node) Status() Status {
 		Ready:        n.IsReadyLeader(),
 	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		s.ConfigIndex = f.Index()
 		for _, srv := range f.Configuration().Servers {
 			s.Members = append(s.Members, Member{ID: string(srv.ID), Address: string(srv.Address), Voter: srv.Suffrage == raft.Voter})
 		}

@@ -72,14 +72,14 @@ func (n *Node) bootstrapPeers() error {
 // id is a voter (a voter at another address keeps its vote and gets the new
 // address). It is idempotent, and only the leader can do it.
 //
-// A new node joins this way first and becomes a voter (AddVoter) only once
+// A new node joins this way first and becomes a voter (Promote) only once
 // it has caught up (server's RAFT JOIN). A voter added with an empty log
 // holds no configuration but the one it joined with; should a later change
 // need its vote before it has the log (another voter removed, then every
 // node restarted), hashicorp/raft on it refuses votes from servers missing
 // from its latest configuration, and no leader is ever elected.
 func (n *Node) AddNonvoter(ctx context.Context, id, addr string) (voter bool, err error) {
-	srv, err := n.member(id, addr)
+	srv, _, err := n.member(id, addr)
 	if err != nil {
 		return false, err
 	}
@@ -98,40 +98,54 @@ func (n *Node) AddNonvoter(ctx context.Context, id, addr string) (voter bool, er
 }
 
 // member returns id's entry in the leader's latest configuration, or nil,
-// after checking that no other member has addr.
-func (n *Node) member(id, addr string) (*raft.Server, error) {
+// and that configuration's log index, after checking that no other member
+// has addr.
+func (n *Node) member(id, addr string) (*raft.Server, uint64, error) {
 	if n.raft.State() != raft.Leader {
-		return nil, ErrNotLeader
+		return nil, 0, ErrNotLeader
 	}
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return nil, mapRaftError(err)
+		return nil, 0, mapRaftError(err)
 	}
 	var found *raft.Server
 	for _, s := range f.Configuration().Servers {
 		if string(s.Address) == addr && string(s.ID) != id {
-			return nil, fmt.Errorf("replication: address %s already belongs to member %s", addr, s.ID)
+			return nil, 0, fmt.Errorf("replication: address %s already belongs to member %s", addr, s.ID)
 		}
 		if string(s.ID) == id {
 			found = &s
 		}
 	}
-	return found, nil
+	return found, f.Index(), nil
 }
 
-// AddVoter adds (or keeps) a voter, or promotes a non-voter. It is
-// idempotent: a voter already in the configuration at the same address is
-// left alone, so a restarted node re-joining is a no-op. Only the leader
-// can do it.
-func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
-	srv, err := n.member(id, addr)
-	if err != nil {
-		return err
+// Member returns id's entry in the leader's latest configuration, or nil.
+// Only the leader can answer.
+func (n *Node) Member(id string) (*Member, error) {
+	srv, _, err := n.member(id, "")
+	if err != nil || srv == nil {
+		return nil, err
 	}
-	if srv != nil && string(srv.Address) == addr && srv.Suffrage == raft.Voter {
+	return &Member{ID: id, Address: string(srv.Address), Voter: srv.Suffrage == raft.Voter}, nil
+}
+
+// Promote makes the non-voter id at addr a voter (a voter stays one). The
+// change applies only to the configuration it checked: a node removed, or
+// added again elsewhere, meanwhile is not made a voter (a RAFT JOIN that
+// waited for a node to catch up while an operator removed it must not add
+// it back). Only the leader can do it.
+func (n *Node) Promote(ctx context.Context, id, addr string) error {
+	srv, index, err := n.member(id, addr)
+	switch {
+	case err != nil:
+		return err
+	case srv == nil || string(srv.Address) != addr:
+		return fmt.Errorf("replication: %s at %s is no longer a member (removed while it caught up?)", id, addr)
+	case srv.Suffrage == raft.Voter:
 		return nil
 	}
-	return mapRaftError(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error())
+	return mapRaftError(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), index, timeoutOf(ctx)).Error())
 }
 
 // RemoveServer removes a member. Only the leader can do it.

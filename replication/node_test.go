@@ -7,8 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -595,7 +595,8 @@ func TestSoleVoterStandsForElectionAtOnceOnRestart(t *testing.T) {
 
 // AddNonvoter adds a member that counts towards no quorum (so a one-node
 // cluster still commits with an unreachable one), is idempotent, leaves a
-// voter a voter, and refuses an address another member has.
+// voter a voter, and refuses an address another member has; Promote does
+// not add a node that is not a member.
 func TestAddNonvoter(t *testing.T) {
 	d := startDiskNode(t, t.TempDir(), nil)
 	defer d.stop(t)
@@ -632,8 +633,8 @@ func TestAddNonvoter(t *testing.T) {
 	if _, err := d.node.AddNonvoter(ctx, "n3", ghost); err == nil || !strings.Contains(err.Error(), "already belongs to member n2") {
 		t.Fatalf("AddNonvoter at n2's address: %v", err)
 	}
-	if err := d.node.AddVoter(ctx, "n3", ghost); err == nil || !strings.Contains(err.Error(), "already belongs to member n2") {
-		t.Fatalf("AddVoter at n2's address: %v", err)
+	if err := d.node.Promote(ctx, "n3", "127.0.0.1:2"); err == nil || !strings.Contains(err.Error(), "no longer a member") {
+		t.Fatalf("Promote of a node that is not a member: %v", err)
 	}
 	if s := suffrage("n3"); s != "absent" {
 		t.Fatalf("n3 is %s after refused adds", s)

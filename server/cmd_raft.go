@@ -66,8 +66,17 @@ func cmdRaft(x *execCtx, args [][]byte) {
 		x.w.Array(2)
 		x.w.BulkString(st.LeaderID)
 		x.w.BulkString(st.Leader)
-	case sub == "join" && len(args) == 4:
-		replyErr(x, x.s.addMember(ctx, string(args[2]), string(args[3])))
+	case sub == "join" && (len(args) == 4 || len(args) == 5):
+		var since uint64
+		if len(args) == 5 {
+			n, err := strconv.ParseUint(string(args[4]), 10, 64)
+			if err != nil || n == 0 {
+				x.w.Error("ERR the member-since index must be a positive integer")
+				return
+			}
+			since = n
+		}
+		replyErr(x, x.s.addMember(ctx, string(args[2]), string(args[3]), since))
 	case sub == "remove" && len(args) == 3:
 		replyErr(x, node.RemoveServer(ctx, string(args[2])))
 	case sub == "transfer" && len(args) <= 3:
@@ -105,15 +114,35 @@ const catchUpWait = 5 * time.Second
 // has not yet applied what the leader had committed.
 type errCatchingUp struct {
 	id              string
+	since           uint64 // a committed index at which it was a member, or 0
 	applied, target uint64
 	reached         bool // its applied index was read at least once
 }
 
 func (e *errCatchingUp) Error() string {
-	if !e.reached {
-		return fmt.Sprintf("%s is a non-voter and catching up (its applied index cannot be read yet); it becomes a voter once it has applied index %d", e.id, e.target)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is a non-voter", e.id)
+	if e.since != 0 {
+		fmt.Fprintf(&b, " (member since index %d)", e.since)
 	}
-	return fmt.Sprintf("%s is a non-voter and catching up (applied %d of %d); it becomes a voter once it has", e.id, e.applied, e.target)
+	if !e.reached {
+		fmt.Fprintf(&b, " and catching up (its applied index cannot be read yet); it becomes a voter once it has applied index %d", e.target)
+	} else {
+		fmt.Fprintf(&b, " and catching up (applied %d of %d); it becomes a voter once it has", e.applied, e.target)
+	}
+	return b.String()
+}
+
+// memberSince reads the "member since index" of an errCatchingUp that
+// reached the joining node as a reply, or 0.
+func memberSince(reply string) uint64 {
+	_, rest, ok := strings.Cut(reply, "(member since index ")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(rest, ")")
+	n, _ := strconv.ParseUint(num, 10, 64)
+	return n
 }
 
 // addMember makes id at addr a voter in two steps: a non-voter first,
@@ -122,27 +151,47 @@ func (e *errCatchingUp) Error() string {
 // when it became one, a voter. Its latest configuration then names every
 // voter of the cluster it joined, as any caught-up member's does (see
 // replication.Node.AddNonvoter for what a voter with an empty log can
-// wedge). A node that never catches up stays a non-voter, which
-// costs the cluster nothing; RAFT REMOVE takes it out.
-func (s *Server) addMember(ctx context.Context, id, addr string) error {
+// wedge). A node that never catches up stays a non-voter, which costs the
+// cluster nothing; RAFT REMOVE takes it out.
+//
+// Until it is a voter the answer is TRYAGAIN, naming a committed index at
+// which the node was a member; the joining node asks again with it (since).
+// A node asking with since that is no longer a member was removed after it
+// joined, and is not added again: removing a node that is still catching up
+// must not be undone by its own next request.
+func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) error {
+	if since != 0 {
+		srv, err := s.node.Member(id)
+		if err != nil {
+			return err
+		}
+		if srv == nil {
+			return fmt.Errorf("%s was removed from the cluster after it joined (it was a member at index %d); it does not join again: start it with an empty --dir to add it anew", id, since)
+		}
+	}
 	voter, err := s.node.AddNonvoter(ctx, id, addr)
 	if err != nil || voter {
 		return err
 	}
-	if err := s.awaitPeerApplied(ctx, id, addr, s.node.Status().CommitIndex); err != nil {
+	st := s.node.Status()
+	e := &errCatchingUp{id: id, since: since, target: st.CommitIndex}
+	if e.since == 0 && st.ConfigIndex <= st.CommitIndex {
+		e.since = st.CommitIndex // the configuration that has it is committed
+	}
+	if err := s.awaitPeerApplied(ctx, addr, e); err != nil {
 		return err
 	}
-	return s.node.AddVoter(ctx, id, addr)
+	return s.node.Promote(ctx, id, addr)
 }
 
 // awaitPeerApplied polls the node at the Raft address addr (KVAPPLIED, as
-// a peer) until its applied index reaches target, for at most catchUpWait.
+// a peer) until its applied index reaches e.target, for at most
+// catchUpWait; then it returns e, with the applied index it last read.
 // There is no event to wait on: the leader's Raft does not expose how far a
 // follower's log has got.
-func (s *Server) awaitPeerApplied(ctx context.Context, id, addr string, target uint64) error {
+func (s *Server) awaitPeerApplied(ctx context.Context, addr string, e *errCatchingUp) error {
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	e := &errCatchingUp{id: id, target: target}
 	var c net.Conn
 	defer func() {
 		if c != nil {
@@ -171,7 +220,7 @@ func (s *Server) awaitPeerApplied(ctx context.Context, id, addr string, target u
 				c = nil
 			} else if n, err := strconv.ParseUint(strings.TrimSuffix(string(reply[1:]), "\r\n"), 10, 64); reply[0] == ':' && err == nil {
 				e.applied, e.reached = n, true
-				if n >= target {
+				if n >= e.target {
 					return nil
 				}
 			}
@@ -196,25 +245,42 @@ func (s *Server) joinNote() string { return filepath.Join(s.cfg.Dir, "join-pendi
 // by one cluster are absent from the other).
 func (s *Server) rememberJoin() error {
 	note := s.joinNote()
+	b, err := os.ReadFile(note)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("server: read the join note: %w", err)
+	}
+	// The note: the address to join through, and on a second line the
+	// committed index at which the leader reported this node a member.
+	via, since, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	s.joinSince, _ = strconv.ParseUint(strings.TrimSpace(since), 10, 64)
 	if s.cfg.Join != "" {
-		if err := writeFileSync(note, []byte(s.cfg.Join)); err != nil {
+		if err := writeFileSync(note, joinNoteText(s.cfg.Join, s.joinSince)); err != nil {
 			return fmt.Errorf("server: record the join: %w", err)
 		}
 		return nil
 	}
-	b, err := os.ReadFile(note)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("server: read the join note: %w", err)
-	}
-	if via := strings.TrimSpace(string(b)); via != "" {
+	if via = strings.TrimSpace(via); via != "" {
 		s.logger.Info("this node was told to join a cluster and is not a member yet: joining instead of bootstrapping", "via", via)
 		s.cfg.Join = via
 		s.cfg.Raft.Bootstrap = false
 	}
 	return nil
+}
+
+func joinNoteText(via string, since uint64) []byte {
+	if since == 0 {
+		return []byte(via)
+	}
+	return []byte(via + "\n" + strconv.FormatUint(since, 10))
+}
+
+// noteMemberSince adds to the join note the committed index at which the
+// leader reported this node a member, so that a restart keeps it too.
+func (s *Server) noteMemberSince(since uint64) {
+	s.joinSince = since
+	if err := writeFileSync(s.joinNote(), joinNoteText(s.cfg.Join, since)); err != nil {
+		s.logger.Warn("cannot update the join note", "error", err)
+	}
 }
 
 // writeFileSync writes a small file durably: a temporary file, fsynced,
@@ -250,23 +316,30 @@ func writeFileSync(path string, b []byte) error {
 // joinLoop asks the member at Join to add this node as a voter, retrying
 // until it succeeds (the leader answers TRYAGAIN while this node catches
 // up as a non-voter) or the server stops. Joining is idempotent, so a
-// restarted member asks again harmlessly.
+// restarted member asks again harmlessly. Once the leader has reported
+// this node a member, it asks with that index: a node removed meanwhile
+// is then refused, and stops asking, instead of being added again.
 func (s *Server) joinLoop() {
 	defer s.bg.Done()
 	id, addr := s.node.ID(), s.node.RaftAddr()
 	for attempt := 0; ; attempt++ {
-		err := sendJoin(s.dialPeer, s.cfg.Join, id, addr)
-		if err == nil {
+		err := sendJoin(s.dialPeer, s.cfg.Join, id, addr, s.joinSince)
+		switch {
+		case err == nil:
 			s.logger.Info("joined the cluster", "via", s.cfg.Join, "id", id, "raft-addr", addr)
-			if err := os.Remove(s.joinNote()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				s.logger.Warn("cannot remove the join note", "error", err)
-			}
+			s.dropJoinNote()
 			return
-		}
-		if strings.Contains(err.Error(), "catching up") {
+		case strings.Contains(err.Error(), "was removed from the cluster after it joined"):
+			s.logger.Error("removed from the cluster while joining: not asking again", "via", s.cfg.Join, "error", err)
+			s.dropJoinNote()
+			return
+		case strings.Contains(err.Error(), "catching up"):
 			s.logger.Info("joined as a non-voter; catching up before becoming a voter", "via", s.cfg.Join, "progress", err)
+			if since := memberSince(err.Error()); since != 0 && s.joinSince == 0 {
+				s.noteMemberSince(since)
+			}
 			attempt = 0 // progress, not failure: ask again soon
-		} else {
+		default:
 			s.logger.Warn("join failed, retrying", "via", s.cfg.Join, "error", err)
 		}
 		select {
@@ -277,7 +350,13 @@ func (s *Server) joinLoop() {
 	}
 }
 
-func sendJoin(dial func(string, time.Duration) (net.Conn, error), target, id, raftAddr string) error {
+func (s *Server) dropJoinNote() {
+	if err := os.Remove(s.joinNote()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.logger.Warn("cannot remove the join note", "error", err)
+	}
+}
+
+func sendJoin(dial func(string, time.Duration) (net.Conn, error), target, id, raftAddr string, since uint64) error {
 	c, err := dial(target, 5*time.Second)
 	if err != nil {
 		return err
@@ -285,7 +364,11 @@ func sendJoin(dial func(string, time.Duration) (net.Conn, error), target, id, ra
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(40 * time.Second))
 	w := bufio.NewWriter(c)
-	writeArray(w, nil, [][]byte{[]byte("RAFT"), []byte("JOIN"), []byte(id), []byte(raftAddr)})
+	args := [][]byte{[]byte("RAFT"), []byte("JOIN"), []byte(id), []byte(raftAddr)}
+	if since != 0 {
+		args = append(args, strconv.AppendUint(nil, since, 10))
+	}
+	writeArray(w, nil, args)
 	if err := w.Flush(); err != nil {
 		return err
 	}

@@ -188,6 +188,7 @@ type Server struct {
 	shutdownReq  chan struct{}
 	shutdownOnce sync.Once
 	bg           sync.WaitGroup
+	joinSince    uint64     // joinLoop's: a committed index at which the leader reported this node a member
 	bgMu         sync.Mutex // orders goBackground's bg.Add before shutdown's bg.Wait
 	stopping     bool       // under bgMu: shutdown has begun; no new background work
 	start        time.Time

@@ -84,8 +84,13 @@ func TestJoinerVotesOnlyOnceCaughtUp(t *testing.T) {
 
 	ghost := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there
 	err := lc.Do(ctx, "RAFT", "JOIN", "ghost", ghost).Err()
-	if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ghost is a non-voter and catching up") {
+	if err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN ghost is a non-voter (member since index ") ||
+		!strings.Contains(err.Error(), "catching up") {
 		t.Fatalf("RAFT JOIN of a node that never catches up answered %v", err)
+	}
+	var since uint64
+	if _, err := fmt.Sscanf(err.Error(), "TRYAGAIN ghost is a non-voter (member since index %d)", &since); err != nil || since == 0 {
+		t.Fatalf("no member-since index in %q (%v)", err, err)
 	}
 	if s := suffrage(t, lc, "ghost"); s != "nonvoter" {
 		t.Fatalf("ghost is a %q, want nonvoter", s)
@@ -131,6 +136,15 @@ func TestJoinerVotesOnlyOnceCaughtUp(t *testing.T) {
 	}
 	if err := lc.Do(ctx, "RAFT", "REMOVE", "ghost").Err(); err != nil {
 		t.Fatal(err)
+	}
+	// A joining node asks again with its member-since index (joinLoop):
+	// once removed, it is not added back by its own next request.
+	err = lc.Do(ctx, "RAFT", "JOIN", "ghost", ghost, since).Err()
+	if err == nil || !strings.Contains(err.Error(), "ghost was removed from the cluster after it joined") {
+		t.Fatalf("RAFT JOIN of a removed node with its member-since index answered %v", err)
+	}
+	if s := suffrage(t, lc, "ghost"); s != "" {
+		t.Fatalf("the removed ghost is back, a %s", s)
 	}
 }
 
