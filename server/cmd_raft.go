@@ -89,7 +89,7 @@ func cmdRaft(x *execCtx, args [][]byte) {
 		replyErr(x, node.Snapshot())
 	case sub == "help":
 		x.w.Array(1)
-		x.w.Status("RAFT INFO | MEMBERS | LEADER | JOIN <id> <raft-addr> | REMOVE <id> | TRANSFER [<id>] | SNAPSHOT")
+		x.w.Status("RAFT INFO | MEMBERS | LEADER | JOIN <id> <raft-addr> [<member-since-index>] | REMOVE <id> | TRANSFER [<id>] | SNAPSHOT")
 	case sub == "info" || sub == "members" || sub == "leader" || sub == "join" || sub == "remove" || sub == "transfer" || sub == "snapshot":
 		x.w.Error(fmt.Sprintf("ERR wrong number of arguments for 'raft|%s' command", sub))
 	default:
