@@ -144,7 +144,13 @@ func startCluster(ctx context.Context, bin, dir string, port int) ([]*server, er
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		members, _ := c.Do(ctx, "RAFT", "MEMBERS").Slice()
-		if len(members) == 3 {
+		voters := 0
+		for _, m := range members {
+			if f, ok := m.([]any); ok && len(f) == 4 && f[2] == "voter" {
+				voters++ // a joining node is a non-voter until it has caught up
+			}
+		}
+		if voters == 3 {
 			break
 		}
 		if time.Now().After(deadline) {
