@@ -209,7 +209,8 @@ func (s *Server) infoServer() [][2]string {
 func (s *Server) infoMemory() [][2]string {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	out := [][2]string{{"used_memory", u64s(m.HeapAlloc)}, {"used_memory_human", human(m.HeapAlloc)}}
+	used := m.HeapAlloc - min(m.HeapAlloc, s.cfg.HeapFloor) // the collector's floor is not data
+	out := [][2]string{{"used_memory", u64s(used)}, {"used_memory_human", human(used)}}
 	if rss, ok := residentBytes(); ok {
 		out = append(out, [2]string{"used_memory_rss", u64s(rss)}, [2]string{"used_memory_rss_human", human(rss)})
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	Join string
 	// ExpiryBatch caps the keys deleted by one expire log entry. Default 1000.
 	ExpiryBatch int
+	// HeapFloor is how many bytes of the Go heap are the process's garbage
+	// collector floor (cmd/keepkv's --gc-heap-floor), which INFO's
+	// used_memory leaves out.
+	HeapFloor uint64
 	// ScriptBudget is the deterministic budget of one Lua script, in VM
 	// instructions (allocations count too; script_budget.go). A script over
 	// it is aborted with an error and its writes rolled back, on every

@@ -78,6 +78,7 @@ type Config struct {
 	peers             []replication.Member
 	ExpiryHorizon     time.Duration
 	ExpiryBatch       int
+	GCHeapFloor       int // MiB
 	ShutdownTimeout   time.Duration
 }
 
@@ -152,6 +153,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
+	fs.IntVar(&c.GCHeapFloor, "gc-heap-floor", defaultGCHeapFloor, "MiB of heap the Go garbage collector lets a small heap grow to before it collects (0 to 65536): it collects when the heap reaches about twice what is live, and this much more counts as live. Costs about as much RSS under load, none for itself; 0: Go's default, which collects far more often while the heap is small")
 	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes (1 to 100000); a mass expiry has four such entries in flight and a client write waits behind those ahead of it: smaller entries make the drain longer for a little less write latency during it")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)
@@ -190,6 +192,13 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return err
 }
 
+// defaultGCHeapFloor and maxGCHeapFloor are --gc-heap-floor's default and
+// bound, in MiB (see run.go, gcFloor).
+const (
+	defaultGCHeapFloor = 128
+	maxGCHeapFloor     = 65536
+)
+
 // maxExpiryBatch bounds --expiry-batch: one expire entry is applied in one
 // go, and a million-key entry would hold up every write behind it.
 const maxExpiryBatch = 100_000
@@ -201,6 +210,9 @@ func (c *Config) fill() error {
 	}
 	if c.ScriptBudget < 1 {
 		return errors.New("--script-budget must be at least 1")
+	}
+	if c.GCHeapFloor < 0 || c.GCHeapFloor > maxGCHeapFloor {
+		return fmt.Errorf("--gc-heap-floor must be between 0 and %d (MiB)", maxGCHeapFloor)
 	}
 	if c.ExpiryBatch < 1 || c.ExpiryBatch > maxExpiryBatch {
 		return fmt.Errorf("--expiry-batch must be between 1 and %d", maxExpiryBatch)
@@ -325,6 +337,7 @@ func (c Config) server(id string) server.Config {
 		MaxDiskBytes: c.MaxDiskBytes, DisabledCommands: strings.FieldsFunc(c.DisableCommands, func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:        server.Limits{MaxBulkLen: c.MaxBulkLen, MaxMultibulk: c.MaxMultibulk, MaxInline: c.MaxInline},
 		ExpiryHorizon: c.ExpiryHorizon, ExpiryBatch: c.ExpiryBatch,
+		HeapFloor: uint64(c.GCHeapFloor) << 20,
 	}
 	sc.TLSAddr, sc.TLS = c.TLSAddr, c.clientTLS
 	sc.HTTPAddr, sc.HTTPTLS, sc.HTTPTokens = c.HTTPAddr, c.httpTLS, c.httpTokens

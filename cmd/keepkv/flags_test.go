@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestFlagsDefaultsEnvAndPrecedence(t *testing.T) {
@@ -69,5 +76,61 @@ func TestExpiryBatchFlag(t *testing.T) {
 		if _, err := parseFlags([]string{"--expiry-batch", bad}, none); err == nil {
 			t.Fatalf("--expiry-batch %s was accepted", bad)
 		}
+	}
+}
+
+func TestGCHeapFloorFlag(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, tc := range []struct {
+		args []string
+		want uint64
+	}{{nil, 128 << 20}, {[]string{"--gc-heap-floor", "0"}, 0}, {[]string{"--gc-heap-floor", "512"}, 512 << 20}} {
+		c, err := parseFlags(tc.args, none)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.server("n1").HeapFloor; got != tc.want {
+			t.Fatalf("%v: the server's heap floor is %d, want %d", tc.args, got, tc.want)
+		}
+		if got := uint64(len(gcFloor(tc.want))); got != tc.want {
+			t.Fatalf("gcFloor(%d) allocated %d bytes", tc.want, got)
+		}
+	}
+	for _, bad := range []string{"-1", "65537"} {
+		if _, err := parseFlags([]string{"--gc-heap-floor", bad}, none); err == nil {
+			t.Fatalf("--gc-heap-floor %s was accepted", bad)
+		}
+	}
+}
+
+// The floor is heap the collector counts, not data: INFO's used_memory
+// leaves it out, and the process does not hold it resident.
+func TestGCHeapFloorLeftOutOfUsedMemory(t *testing.T) {
+	port := freePort(t)
+	startProc(t, filepath.Join(t.TempDir(), "data"), port, "--gc-heap-floor", "1024")
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) uint64 {
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				n, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					t.Fatalf("%s: %q", name, v)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no %s in INFO memory:\n%s", name, info)
+		return 0
+	}
+	if used := field("used_memory"); used >= 1024<<20 {
+		t.Fatalf("used_memory %d counts the 1 GiB floor", used)
+	}
+	if rss := field("used_memory_rss"); rss >= 1024<<20 {
+		t.Fatalf("used_memory_rss %d: the 1 GiB floor is resident", rss)
 	}
 }
