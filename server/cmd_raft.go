@@ -9,9 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keepkv/keepkv/replication"
 )
 
 func raftCommands() []*command {
@@ -175,7 +178,7 @@ func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) e
 	}
 	st := s.node.Status()
 	e := &errCatchingUp{id: id, since: since, target: st.CommitIndex}
-	if e.since == 0 && st.ConfigIndex <= st.CommitIndex {
+	if e.since == 0 && st.ConfigIndex <= st.CommitIndex && slices.ContainsFunc(st.Members, func(m replication.Member) bool { return m.ID == id }) {
 		e.since = st.CommitIndex // the configuration that has it is committed
 	}
 	if err := s.awaitPeerApplied(ctx, addr, e); err != nil {
