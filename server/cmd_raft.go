@@ -113,6 +113,14 @@ func replyErr(x *execCtx, err error) {
 // forwarder that carried the request from a follower does not time out.
 const catchUpWait = 5 * time.Second
 
+// The phrases of RAFT JOIN's answers that the joining node (joinLoop)
+// looks for: written and read through these constants only.
+const (
+	phraseCatchingUp = "and catching up"
+	phraseSince      = "(member since index "
+	phraseRemoved    = "was removed from the cluster after it joined"
+)
+
 // errCatchingUp is RAFT JOIN's answer while the node is a non-voter that
 // has not yet applied what the leader had committed.
 type errCatchingUp struct {
@@ -126,12 +134,12 @@ func (e *errCatchingUp) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is a non-voter", e.id)
 	if e.since != 0 {
-		fmt.Fprintf(&b, " (member since index %d)", e.since)
+		fmt.Fprintf(&b, " %s%d)", phraseSince, e.since)
 	}
 	if !e.reached {
-		fmt.Fprintf(&b, " and catching up (its applied index cannot be read yet); it becomes a voter once it has applied index %d", e.target)
+		fmt.Fprintf(&b, " %s (its applied index cannot be read yet); it becomes a voter once it has applied index %d", phraseCatchingUp, e.target)
 	} else {
-		fmt.Fprintf(&b, " and catching up (applied %d of %d); it becomes a voter once it has", e.applied, e.target)
+		fmt.Fprintf(&b, " %s (applied %d of %d); it becomes a voter once it has", phraseCatchingUp, e.applied, e.target)
 	}
 	return b.String()
 }
@@ -139,7 +147,7 @@ func (e *errCatchingUp) Error() string {
 // memberSince reads the "member since index" of an errCatchingUp that
 // reached the joining node as a reply, or 0.
 func memberSince(reply string) uint64 {
-	_, rest, ok := strings.Cut(reply, "(member since index ")
+	_, rest, ok := strings.Cut(reply, phraseSince)
 	if !ok {
 		return 0
 	}
@@ -169,7 +177,7 @@ func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) e
 			return err
 		}
 		if srv == nil {
-			return fmt.Errorf("%s was removed from the cluster after it joined (it was a member at index %d); it does not join again: start it with an empty --dir to add it anew", id, since)
+			return fmt.Errorf("%s %s (it was a member at index %d); it does not join again: start it with an empty --dir to add it anew", id, phraseRemoved, since)
 		}
 	}
 	voter, err := s.node.AddNonvoter(ctx, id, addr)
@@ -187,43 +195,27 @@ func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) e
 	return s.node.Promote(ctx, id, addr)
 }
 
-// awaitPeerApplied polls the node at the Raft address addr (KVAPPLIED, as
-// a peer) until its applied index reaches e.target, for at most
-// catchUpWait; then it returns e, with the applied index it last read.
-// There is no event to wait on: the leader's Raft does not expose how far a
-// follower's log has got.
+// awaitPeerApplied asks the node at the Raft address addr for its applied
+// index (KVAPPLIED, through the forwarder's pooled peer connections, as a
+// follower's HTTP front end asks the leader) every 50 ms until it reaches
+// e.target, for at most catchUpWait; then it returns e, with the index it
+// last read. There is no event to wait on: the leader's Raft does not
+// expose how far a follower's log has got.
 func (s *Server) awaitPeerApplied(ctx context.Context, addr string, e *errCatchingUp) error {
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	var c net.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
-	var r *bufio.Reader
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	ask := [][][]byte{{[]byte("kvapplied")}}
 	for {
-		if c == nil {
-			if conn, err := s.dialPeer(addr, time.Second); err == nil {
-				c, r = conn, bufio.NewReader(conn)
-			}
-		}
-		if c != nil {
-			c.SetDeadline(time.Now().Add(time.Second))
-			w := bufio.NewWriter(c)
-			writeArray(w, nil, [][]byte{[]byte("KVAPPLIED")})
-			reply, err := []byte(nil), w.Flush()
-			if err == nil {
-				reply, err = readReply(r, nil)
-			}
-			if err != nil {
-				c.Close()
-				c = nil
-			} else if n, err := strconv.ParseUint(strings.TrimSuffix(string(reply[1:]), "\r\n"), 10, 64); reply[0] == ':' && err == nil {
-				e.applied, e.reached = n, true
-				if n >= e.target {
+		actx, acancel := context.WithTimeout(ctx, time.Second)
+		out, err := s.fwd.do(actx, addr, 0, 2, nil, "", [][]byte{nil}, ask)
+		acancel()
+		if err == nil {
+			// Anything but an integer (LOADING, an error) means not yet.
+			if v, _, err := parseRESP(out[0], 0); err == nil && v.kind == ':' {
+				e.applied, e.reached = uint64(v.n), true
+				if e.applied >= e.target {
 					return nil
 				}
 			}
@@ -332,11 +324,11 @@ func (s *Server) joinLoop() {
 			s.logger.Info("joined the cluster", "via", s.cfg.Join, "id", id, "raft-addr", addr)
 			s.dropJoinNote()
 			return
-		case strings.Contains(err.Error(), "was removed from the cluster after it joined"):
+		case strings.Contains(err.Error(), phraseRemoved):
 			s.logger.Error("removed from the cluster while joining: not asking again", "via", s.cfg.Join, "error", err)
 			s.dropJoinNote()
 			return
-		case strings.Contains(err.Error(), "catching up"):
+		case strings.Contains(err.Error(), phraseCatchingUp):
 			s.logger.Info("joined as a non-voter; catching up before becoming a voter", "via", s.cfg.Join, "progress", err)
 			if since := memberSince(err.Error()); since != 0 && s.joinSince == 0 {
 				s.noteMemberSince(since)

@@ -153,7 +153,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (off when empty)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SHUTDOWN, exit after this long even if the orderly shutdown has not finished (as safe as SIGKILL: the Raft log is fsynced)")
 	fs.DurationVar(&c.ExpiryHorizon, "expiry-horizon", time.Minute, "how far ahead the expiry wheel holds deadlines in memory")
-	fs.IntVar(&c.GCHeapFloor, "gc-heap-floor", defaultGCHeapFloor, "MiB of heap the Go garbage collector lets a small heap grow to before it collects (0 to 65536): it collects when the heap reaches about twice what is live, and this much more counts as live. Costs about as much RSS under load, none for itself; 0: Go's default, which collects far more often while the heap is small")
+	fs.IntVar(&c.GCHeapFloor, "gc-heap-floor", defaultGCHeapFloor, "MiB the Go garbage collector counts as live heap without scanning it or holding it in memory (0 to 65536): it collects when the heap reaches about twice what is live, so a small heap under load is collected far less often. Costs up to about as much RSS under load; 0: Go's default")
 	fs.IntVar(&c.ExpiryBatch, "expiry-batch", 1000, "most keys one expire log entry deletes (1 to 100000); a mass expiry has four such entries in flight and a client write waits behind those ahead of it: smaller entries make the drain longer for a little less write latency during it")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stdout, usageHeader)

@@ -137,6 +137,12 @@ func TestJoinerVotesOnlyOnceCaughtUp(t *testing.T) {
 	if err := lc.Do(ctx, "RAFT", "REMOVE", "ghost").Err(); err != nil {
 		t.Fatal(err)
 	}
+	for _, bad := range []string{"0", "-1", "x", "18446744073709551616"} {
+		err := lc.Do(ctx, "RAFT", "JOIN", "ghost", ghost, bad).Err()
+		if err == nil || err.Error() != "ERR the member-since index must be a positive integer" {
+			t.Fatalf("RAFT JOIN with member-since index %q answered %v", bad, err)
+		}
+	}
 	// A joining node asks again with its member-since index (joinLoop):
 	// once removed, it is not added back by its own next request.
 	err = lc.Do(ctx, "RAFT", "JOIN", "ghost", ghost, since).Err()
