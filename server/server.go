@@ -345,6 +345,9 @@ func (s *Server) open() error {
 	if err != nil {
 		return err
 	}
+	// Before any listener serves: a command that forwards (or a RAFT JOIN)
+	// may arrive on the first connection.
+	s.fwd = newForwarder(s.cfg.Raft.LeaderWait+10*time.Second, s.dialPeer)
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)
@@ -358,7 +361,6 @@ func (s *Server) open() error {
 	if err := s.serveTLS(); err != nil {
 		return err
 	}
-	s.fwd = newForwarder(s.cfg.Raft.LeaderWait+10*time.Second, s.dialPeer)
 	if il := s.node.RESPListener(); il != nil {
 		s.irs = redcon.NewServerNetwork("tcp", il.Addr().String(), s.handle, s.acceptInternal, s.closed)
 		go func() { s.served <- s.irs.Serve(il) }()
