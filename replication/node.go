@@ -251,11 +251,13 @@ func (n *Node) start() error {
 	// their records meanwhile (in n.wg: stopped and waited for before the
 	// log store closes).
 	f.ahead = startReadAhead(n.db, n.logStore, n.db.AppliedIndex()+1, last, n.stopCh, &n.wg)
+
 	r, err := raft.NewRaft(rc, f, n.logStore, stable, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	n.raft = r
+	n.wg.Go(func() { n.fillAfterReplay(last) })
 	switch {
 	case hasState:
 		n.electNowIfSoleVoter()
@@ -266,6 +268,23 @@ func (n *Node) start() error {
 		return n.bootstrapSelf()
 	}
 	return nil
+}
+
+// fillAfterReplay starts storage's read cache fill (storage/fill.go) once
+// Raft has applied the log as it was when the node started: the fill's
+// reads from disk would slow the replay's. Raft tells the FSM nothing of
+// the entries it applies without it (no-ops), so this polls.
+func (n *Node) fillAfterReplay(last uint64) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n.raft.AppliedIndex() < last {
+		select {
+		case <-n.stopCh:
+			return
+		case <-tick.C:
+		}
+	}
+	n.db.Fill()
 }
 
 // electNowIfSoleVoter starts this node's election at once, instead of after

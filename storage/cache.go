@@ -20,10 +20,29 @@ package storage
 // It is bounded by Options.ReadCacheBytes: past the bound, a merge
 // evicts keys in Go's map iteration order (effectively at random) until a
 // tenth of the bound is free.
+//
+// A database whose every live record in bbolt the cache holds is whole: a
+// key that neither the layers nor the cache hold is absent, and a read (a
+// GET of a missing key, the SET that creates one) skips bbolt's B+tree.
+// Only checkpoints put records in bbolt's database buckets, and each merges
+// into the cache what it wrote (the sweep of filed deletions removes
+// records that are already deleted), so a database stays whole until the
+// cache evicts from it. It becomes whole when bbolt is opened with it
+// empty, when a checkpoint empties it (FLUSHDB), and when the fill loads
+// all of it (fill.go).
 type recCache struct {
 	limit int64
 	size  int64
 	dbs   [NumDBs]map[string][]byte // key → encoded record
+	whole [NumDBs]bool
+
+	// While a fill runs (fill.go): the memKeys merges changed, and the
+	// databases they emptied or evicted from. reset raises gen, which
+	// voids a fill begun before.
+	gen     uint64
+	filling bool
+	touched map[string]struct{}
+	spoiled [NumDBs]bool
 }
 
 // cacheOverhead approximates a map entry's cost beside its key and value.
@@ -31,14 +50,11 @@ const cacheOverhead = 64
 
 func newRecCache(limit int64) *recCache { return &recCache{limit: limit} }
 
-// get returns key's record if the cache holds it.
+// get returns key's record if the cache holds it, and whether the answer
+// is final: the cache holds it, or db is whole and so bbolt does not.
 func (c *recCache) get(db uint8, key []byte) ([]byte, bool) {
-	m := c.dbs[db]
-	if m == nil {
-		return nil, false
-	}
-	rec, ok := m[string(key)]
-	return rec, ok
+	rec, ok := c.dbs[db][string(key)]
+	return rec, ok || c.whole[db]
 }
 
 // mergeChunk is how many records merge applies between two calls of pause.
@@ -63,6 +79,9 @@ func (c *recCache) merge(l *memLayer, pause func()) {
 			pause()
 		}
 		db, key := mk[0], mk[1:]
+		if c.filling {
+			c.touched[mk] = struct{}{}
+		}
 		m := c.dbs[db]
 		if old, ok := m[key]; ok {
 			c.size -= int64(len(key) + len(old) + cacheOverhead)
@@ -83,11 +102,15 @@ func (c *recCache) merge(l *memLayer, pause func()) {
 	}
 }
 
+// clearDB forgets db's records: a checkpoint emptied its bucket, so the
+// cache (holding none) holds all of it.
 func (c *recCache) clearDB(db uint8) {
 	for key, rec := range c.dbs[db] {
 		c.size -= int64(len(key) + len(rec) + cacheOverhead)
 	}
 	c.dbs[db] = nil
+	c.whole[db] = true
+	c.spoiled[db] = c.spoiled[db] || c.filling
 }
 
 // evict drops keys until the cache holds at most target bytes.
@@ -99,12 +122,18 @@ func (c *recCache) evict(target int64) {
 			}
 			c.size -= int64(len(key) + len(rec) + cacheOverhead)
 			delete(c.dbs[db], key)
+			c.whole[db] = false
+			c.spoiled[db] = c.spoiled[db] || c.filling
 		}
 	}
 }
 
-// reset empties the cache (Restore replaced the state under it).
+// reset empties the cache (Restore replaced the state under it); no
+// database is whole until the fill after it.
 func (c *recCache) reset() {
 	c.dbs = [NumDBs]map[string][]byte{}
+	c.whole = [NumDBs]bool{}
 	c.size = 0
+	c.gen++
+	c.filling, c.touched, c.spoiled = false, nil, [NumDBs]bool{}
 }

@@ -19,16 +19,22 @@ import (
 // results and digests agree. Then a snapshot of the cached DB is restored
 // over a DB whose cache is full of other values: its reads follow the
 // snapshot.
+//
+// The cached DBs are also closed and reopened at random points: a reopened
+// cache loads the databases that fit (fill.go; it then answers for their
+// missing keys without bbolt), and must read exactly as before.
 func TestReadCacheNeverChangesReads(t *testing.T) {
-	open := func(cache int64) *DB {
-		db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{InitialMmapSize: 1 << 24, ReadCacheBytes: cache})
+	reopen := func(path string, cache int64) *DB {
+		db, err := Open(path, Options{InitialMmapSize: 1 << 24, ReadCacheBytes: cache})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
+	open := func(cache int64) *DB { return reopen(filepath.Join(t.TempDir(), "state.db"), cache) }
 	dbs := []*DB{open(2000), open(64 << 20), open(-1)}
+	loadedWhole := 0 // reopened DBs that loaded a non-empty database whole
 	rng := rand.New(rand.NewPCG(1, 2))
 	key := func() []byte { return fmt.Appendf(nil, "k%d", rng.IntN(40)) }
 	read := func(db *DB, n uint8, k []byte) string {
@@ -73,6 +79,23 @@ func TestReadCacheNeverChangesReads(t *testing.T) {
 		if results[0] != results[1] || results[1] != results[2] {
 			t.Fatalf("step %d %v: results differ: %v", i, c.Op, results)
 		}
+		if rng.IntN(100) == 0 {
+			for j, cache := range []int64{2000, 64 << 20} {
+				if err := dbs[j].Close(); err != nil {
+					t.Fatal(err)
+				}
+				dbs[j] = reopen(dbs[j].Path(), cache)
+				dbs[j].Fill()
+				waitFill(dbs[j])
+				dbs[j].mem.RLock()
+				for n := range 2 {
+					if dbs[j].cache.whole[n] && len(dbs[j].cache.dbs[n]) > 0 {
+						loadedWhole++
+					}
+				}
+				dbs[j].mem.RUnlock()
+			}
+		}
 		for n := range uint8(2) {
 			for k := range 40 {
 				kb := fmt.Appendf(nil, "k%d", k)
@@ -95,6 +118,9 @@ func TestReadCacheNeverChangesReads(t *testing.T) {
 	}
 	if hits == 0 {
 		t.Fatal("the caches never held a record: the test exercised nothing")
+	}
+	if loadedWhole == 0 {
+		t.Fatal("no reopened cache loaded a database whole: the test exercised nothing")
 	}
 	var digests []string
 	for _, db := range dbs {
@@ -185,4 +211,12 @@ func TestReadsDuringChunkedCacheMerge(t *testing.T) {
 	if stale.Load() > 0 {
 		t.Fatalf("%d stale reads", stale.Load())
 	}
+}
+
+// waitFill waits for the fill that Fill or Restore started last.
+func waitFill(db *DB) {
+	db.mem.RLock()
+	done := db.fillDone
+	db.mem.RUnlock()
+	<-done
 }

@@ -60,6 +60,8 @@ type Options struct {
 	// records in place (dead.go). Default DefaultFileDeletionsAt;
 	// negative: never.
 	FileDeletionsAt int
+
+	fillHook func() // tests only: called between two chunks of the fill
 }
 
 func (o Options) withDefaults() Options {
@@ -139,8 +141,9 @@ type DB struct {
 	exec     atomic.Pointer[ExecFunc] // runs OpExec and OpScript (SetExec)
 	testHook func(Op)                 // tests only: called before each record write
 
-	deadLeft atomic.Bool // dead buckets may hold filed deletions to sweep (dead.go)
-	noSweep  atomic.Bool // tests only: the checkpointer does not sweep
+	fillDone chan struct{} // closed when the last fill started ends (fill.go); under mem
+	deadLeft atomic.Bool   // dead buckets may hold filed deletions to sweep (dead.go)
+	noSweep  atomic.Bool   // tests only: the checkpointer does not sweep
 
 	ckptKick chan struct{}
 	ckptNow  chan struct{} // somebody waits for the next checkpoint: skip the pacing
@@ -185,7 +188,11 @@ func (db *DB) open() error {
 	db.measure()
 	return b.View(func(tx *bolt.Tx) error {
 		db.deadLeft.Store(anyFiled(tx))
-		return db.loadCounters(tx)
+		if err := db.loadCounters(tx); err != nil {
+			return err
+		}
+		db.cache.wholeIfEmpty(&boltView{tx: tx})
+		return nil
 	})
 }
 

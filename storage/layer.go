@@ -111,7 +111,7 @@ func lookupLayers(layers []*memLayer, cache *recCache, bv *boltView, db uint8, k
 		}
 	}
 	if cache != nil {
-		if rec, ok := cache.get(db, key); ok {
+		if rec, final := cache.get(db, key); final {
 			return rec
 		}
 	}

@@ -18,7 +18,8 @@ import (
 func TestPrefetchMapsWhatApplyingWillRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	// No background checkpoints: only Prefetch and apply map pages here.
-	opts := Options{InitialMmapSize: 1 << 26, CheckpointInterval: time.Hour, CheckpointMaxInterval: time.Hour}
+	// No read cache: its fill (fill.go) would read every record.
+	opts := Options{InitialMmapSize: 1 << 26, CheckpointInterval: time.Hour, CheckpointMaxInterval: time.Hour, ReadCacheBytes: -1}
 	db, err := Open(path, opts)
 	if err != nil {
 		t.Fatal(err)

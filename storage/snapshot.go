@@ -130,6 +130,8 @@ func (db *DB) Restore(r io.Reader) error {
 	if db.opts.OnRestore != nil {
 		go db.opts.OnRestore() // it reads the state, under locks Restore holds
 	}
+	db.fillDone = make(chan struct{})
+	go db.fill(db.fillDone) // it waits for the locks Restore holds
 	return nil
 }
 
