@@ -93,26 +93,27 @@ func (db *DB) fill(done chan struct{}) {
 	}()
 
 	for _, n := range want {
-		m, ok := db.readWhole(n, target)
+		m, size, ok := db.readWhole(n, target)
 		if !ok {
 			continue
 		}
-		if !db.installWhole(n, m, gen, target) {
+		if !db.installWhole(n, m, size, gen, target) {
 			return
 		}
 	}
 }
 
-// readWhole reads database n's live records from bbolt, a chunk at a time;
-// false if the DB closed or they came to more than target bytes.
-func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, bool) {
+// readWhole reads database n's live records from bbolt, a chunk at a time,
+// and their size as the cache counts it; false if the DB closed or they
+// came to more than target bytes.
+func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, int64, bool) {
 	m := map[string][]byte{}
 	var size int64
 	var last []byte // the dataKey read last
 	for {
 		select {
 		case <-db.ckptStop:
-			return nil, false
+			return nil, 0, false
 		default:
 		}
 		db.flushMu.Lock()
@@ -120,7 +121,7 @@ func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, bool) {
 		if db.closed {
 			db.mu.RUnlock()
 			db.flushMu.Unlock()
-			return nil, false
+			return nil, 0, false
 		}
 		done, over := false, false
 		_ = db.bolt.View(func(tx *bolt.Tx) error {
@@ -150,10 +151,10 @@ func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, bool) {
 		db.mu.RUnlock()
 		db.flushMu.Unlock()
 		if over {
-			return nil, false
+			return nil, 0, false
 		}
 		if done {
-			return m, true
+			return m, size, true
 		}
 		if db.opts.fillHook != nil {
 			db.opts.fillHook()
@@ -161,10 +162,11 @@ func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, bool) {
 	}
 }
 
-// installWhole makes m (database n's records as the fill read them) the
-// cache's map for n and marks it whole, when nothing spoiled it and it
-// fits; false if a Restore overtook the fill.
-func (db *DB) installWhole(n uint8, m map[string][]byte, gen uint64, target int64) bool {
+// installWhole makes m (database n's records as the fill read them, size
+// bytes) the cache's map for n and marks it whole, when nothing spoiled it
+// and it fits; false if a Restore overtook the fill. Under the lock it
+// only visits the touched keys and the cache's own records of n.
+func (db *DB) installWhole(n uint8, m map[string][]byte, size int64, gen uint64, target int64) bool {
 	db.flushMu.Lock()
 	defer db.flushMu.Unlock()
 	db.mem.Lock()
@@ -176,19 +178,21 @@ func (db *DB) installWhole(n uint8, m map[string][]byte, gen uint64, target int6
 	if c.spoiled[n] || c.whole[n] {
 		return true
 	}
+	cost := func(key string, rec []byte) int64 { return int64(len(key) + len(rec) + cacheOverhead) }
 	for mk := range c.touched {
-		if mk[0] == n {
+		if rec, ok := m[mk[1:]]; ok && mk[0] == n {
+			size -= cost(mk[1:], rec)
 			delete(m, mk[1:])
 		}
 	}
 	var was int64
 	for key, rec := range c.dbs[n] {
+		if old, ok := m[key]; ok {
+			size -= cost(key, old)
+		}
 		m[key] = rec
-		was += int64(len(key) + len(rec) + cacheOverhead)
-	}
-	var size int64
-	for key, rec := range m {
-		size += int64(len(key) + len(rec) + cacheOverhead)
+		size += cost(key, rec)
+		was += cost(key, rec)
 	}
 	if c.size-was+size > target {
 		return true

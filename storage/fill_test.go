@@ -12,9 +12,9 @@ import (
 // empties the database with FLUSHDB, in another the cache evicts everything
 // after a round: the keys that round changed are then in neither the
 // cache nor what the fill may install). Once it has installed
-// the database, the database is whole, and every key, missing ones
-// included, reads as on a DB without a cache that applied the same
-// entries.
+// the database, the database is whole, every key, missing ones included,
+// reads as on a DB without a cache that applied the same entries, and the
+// cache's byte count is what it holds.
 func TestFillKeepsUpWithCheckpoints(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
@@ -113,7 +113,17 @@ func testFillKeepsUp(t *testing.T, flushAt, evictAt int) {
 	}
 	reopened.mem.RLock()
 	whole, held := reopened.cache.whole[0], len(reopened.cache.dbs[0])
+	var counted int64
+	for _, m := range reopened.cache.dbs {
+		for key, rec := range m {
+			counted += int64(len(key) + len(rec) + cacheOverhead)
+		}
+	}
+	size := reopened.cache.size
 	reopened.mem.RUnlock()
+	if counted != size {
+		t.Fatalf("the cache counts %d bytes and holds %d", size, counted)
+	}
 	if evictAt < 0 && (!whole || held == 0) {
 		t.Fatalf("after the fill, database 0 whole %v with %d records cached; want whole and loaded", whole, held)
 	}
