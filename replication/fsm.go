@@ -56,6 +56,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	out := make([]interface{}, len(logs))
 	for i := range logs {
+		if applied.Parts != nil && applied.Parts[i] != nil {
+			out[i] = applied.Parts[i] // a group's: results per part
+			continue
+		}
 		out[i] = applied.Results[i]
 	}
 	return out

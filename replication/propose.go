@@ -18,10 +18,14 @@ type Proposal struct {
 
 	// With group commit: the entry, until its round starts; done is closed
 	// when the round's watcher has read the future's outcome into ferr
-	// (a raft future must not be read from two goroutines at once).
-	data []byte
-	done chan struct{}
-	ferr error
+	// (a raft future must not be read from two goroutines at once). A
+	// proposal that went to Raft in a group with others (storage/group.go)
+	// shares its future, and its results are the group's part part.
+	data    []byte
+	done    chan struct{}
+	ferr    error
+	grouped bool
+	part    int
 }
 
 // rounds is group commit (Config.GroupCommit): while one round of
@@ -64,12 +68,40 @@ func (n *Node) Propose(ctx context.Context, data []byte) *Proposal {
 	return p
 }
 
-// startRound hands a round's entries to Raft, in order, and watches for
-// its end.
+// Bounds on a group: a round's entries go to Raft in groups of at most
+// this many entries and bytes (an entry that is larger goes alone).
+const (
+	maxGroupEntries = 1024
+	maxGroupBytes   = 4 << 20
+)
+
+// startRound hands a round's entries to Raft, in order, consecutive ones
+// as one log entry (a group, storage/group.go) within the bounds above,
+// and watches for its end.
 func (n *Node) startRound(ps []*Proposal) {
-	for _, p := range ps {
-		p.f = n.raft.Apply(p.data, n.cfg.LeaderWait)
-		p.data = nil
+	for i := 0; i < len(ps); {
+		j, size := i+1, len(ps[i].data)
+		for j < len(ps) && j-i < maxGroupEntries && size+len(ps[j].data) <= maxGroupBytes {
+			size += len(ps[j].data)
+			j++
+		}
+		group := ps[i:j]
+		if len(group) == 1 {
+			group[0].f = n.raft.Apply(group[0].data, n.cfg.LeaderWait)
+		} else {
+			parts := make([][]byte, len(group))
+			for k, p := range group {
+				parts[k] = p.data
+			}
+			f := n.raft.Apply(storage.EncodeGroup(parts), n.cfg.LeaderWait)
+			for k, p := range group {
+				p.f, p.grouped, p.part = f, true, k
+			}
+		}
+		for _, p := range group {
+			p.data = nil
+		}
+		i = j
 	}
 	go n.endRound(ps)
 }
@@ -107,6 +139,13 @@ func (p *Proposal) Wait() ([]storage.Result, error) {
 	}
 	if err != nil {
 		return nil, mapRaftError(err)
+	}
+	if p.grouped {
+		parts, ok := p.f.Response().([][]storage.Result)
+		if !ok || p.part >= len(parts) {
+			return nil, fmt.Errorf("replication: unexpected FSM response %T to a group", p.f.Response())
+		}
+		return parts[p.part], nil
 	}
 	res, ok := p.f.Response().([]storage.Result)
 	if !ok {

@@ -97,12 +97,20 @@ func newNodeMetrics(s *Server) *nodeMetrics {
 // onApplied records an applied batch (on the FSM goroutine).
 func (m *nodeMetrics) onApplied(a storage.Applied) {
 	cmds, errs := 0, 0
-	for _, res := range a.Results {
+	count := func(res []storage.Result) {
 		cmds += len(res)
 		for i := range res {
 			if res[i].Kind == storage.ResultErr {
 				errs++
 			}
+		}
+	}
+	for _, res := range a.Results {
+		count(res)
+	}
+	for _, parts := range a.Parts {
+		for _, res := range parts {
+			count(res)
 		}
 	}
 	m.batchEntries.Observe(float64(len(a.Results)))

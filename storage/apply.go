@@ -51,7 +51,11 @@ type Deadline struct {
 // commands (nil for skipped and command-less entries, or a single ResultErr
 // for an entry that could not be decoded), and the deadlines the batch set.
 type Applied struct {
-	Results   [][]Result
+	Results [][]Result
+	// Parts, when a batch held a group (group.go), holds for each group
+	// entry the results of each of its parts (and Results nil there); nil
+	// when none did.
+	Parts     [][][]Result
 	Deadlines []Deadline
 	// Ready lists the keys a command gave new elements to (list pushes,
 	// sorted-set adds), in apply order, for clients blocked on them.
@@ -184,7 +188,21 @@ func (db *DB) applyLocked(entries []LogEntry, out *Applied) error {
 		if e.Index <= db.applied.Load() || e.Data == nil {
 			continue
 		}
-		out.Results[i] = a.entry(e)
+		parts, group, err := groupParts(e.Data)
+		switch {
+		case err != nil:
+			out.Results[i] = []Result{{Kind: ResultErr, Err: err}}
+		case group:
+			if out.Parts == nil {
+				out.Parts = make([][][]Result, len(entries))
+			}
+			out.Parts[i] = make([][]Result, len(parts))
+			for j, part := range parts {
+				out.Parts[i][j] = a.entry(LogEntry{Index: e.Index, Data: part})
+			}
+		default:
+			out.Results[i] = a.entry(e)
+		}
 	}
 	if a.err != nil {
 		return fmt.Errorf("storage: apply batch ending at %d: %w", last, a.err)

@@ -46,17 +46,23 @@ func (db *DB) Prefetch(entries []LogEntry) {
 		if le.Index <= applied || le.Data == nil {
 			continue
 		}
-		e, err := DecodeEntry(le.Data)
-		if err != nil {
-			continue // the applier reports it
+		parts, group, err := groupParts(le.Data)
+		if !group {
+			parts = [][]byte{le.Data}
 		}
-		for i := range e.Cmds {
-			c := &e.Cmds[i]
-			if int(c.DB) >= NumDBs {
-				continue
+		for _, data := range parts {
+			e, derr := DecodeEntry(data)
+			if err != nil || derr != nil {
+				continue // the applier reports it
 			}
-			for _, k := range c.Keys {
-				refs = append(refs, ref{c.DB, dataKey(k)})
+			for i := range e.Cmds {
+				c := &e.Cmds[i]
+				if int(c.DB) >= NumDBs {
+					continue
+				}
+				for _, k := range c.Keys {
+					refs = append(refs, ref{c.DB, dataKey(k)})
+				}
 			}
 		}
 	}
