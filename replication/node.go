@@ -251,7 +251,6 @@ func (n *Node) start() error {
 	// their records meanwhile (in n.wg: stopped and waited for before the
 	// log store closes).
 	f.ahead = startReadAhead(n.db, n.logStore, n.db.AppliedIndex()+1, last, n.stopCh, &n.wg)
-
 	r, err := raft.NewRaft(rc, f, n.logStore, stable, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)

@@ -72,7 +72,7 @@ func (n *Node) Propose(ctx context.Context, data []byte) *Proposal {
 // this many entries and bytes (an entry that is larger goes alone).
 const (
 	maxGroupEntries = 1024
-	maxGroupBytes   = 4 << 20
+	maxGroupBytes   = 64 << 10
 )
 
 // startRound hands a round's entries to Raft, in order, consecutive ones

@@ -47,13 +47,16 @@ func (db *DB) Prefetch(entries []LogEntry) {
 			continue
 		}
 		parts, group, err := groupParts(le.Data)
+		if err != nil {
+			continue // the applier reports it
+		}
 		if !group {
 			parts = [][]byte{le.Data}
 		}
 		for _, data := range parts {
-			e, derr := DecodeEntry(data)
-			if err != nil || derr != nil {
-				continue // the applier reports it
+			e, err := DecodeEntry(data)
+			if err != nil {
+				continue
 			}
 			for i := range e.Cmds {
 				c := &e.Cmds[i]
