@@ -37,8 +37,8 @@ type recCache struct {
 	whole [NumDBs]bool
 
 	// While a fill runs (fill.go): the memKeys merges changed, and the
-	// databases they emptied or evicted from. reset raises gen, which
-	// voids a fill begun before.
+	// databases they evicted from. reset raises gen, which voids a fill
+	// begun before.
 	gen     uint64
 	filling bool
 	touched map[string]struct{}
@@ -109,8 +109,7 @@ func (c *recCache) clearDB(db uint8) {
 		c.size -= int64(len(key) + len(rec) + cacheOverhead)
 	}
 	c.dbs[db] = nil
-	c.whole[db] = true
-	c.spoiled[db] = c.spoiled[db] || c.filling
+	c.whole[db] = true // a fill under way installs nothing for db now
 }
 
 // evict drops keys until the cache holds at most target bytes.

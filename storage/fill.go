@@ -19,15 +19,16 @@ import (
 // under the transaction, none is held up for long), while reads, applies
 // and checkpoints go on. A checkpoint between two chunks can change records
 // the fill has already read: while the fill runs, merges list the keys they
-// change (touched) and the databases they empty or evict from (spoiled).
+// change (touched) and the databases they evict from (spoiled).
 // The fill installs a database under flushMu and the mem lock, so with no
 // merge half done: it drops the touched keys from what it read, and lets
 // the cache's own records win (the cache holds exactly what bbolt holds
 // for each key it has, and a touched key bbolt still holds is in the cache
 // unless evicted, which spoils the database). What is left is what bbolt
-// holds now. A spoiled database, one that outgrew the target while being
-// read, or a fill that a Restore overtook (reset raises the generation)
-// installs nothing.
+// holds now. A spoiled database, one a checkpoint emptied meanwhile
+// (FLUSHDB: the cache holds it whole already), one that outgrew the target
+// while being read, or a fill that a Restore overtook (reset raises the
+// generation) installs nothing.
 
 // fillChunk is how many records the fill reads under one read transaction.
 const fillChunk = 4096
