@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,6 +21,10 @@ type fsm struct {
 	// ahead reads the entries a restart replays ahead of ApplyBatch
 	// (readahead.go); nil once the replay is over.
 	ahead *readAhead
+	// tail bounds in bytes the log Raft keeps after a snapshot (nil: the
+	// TrailingLogs count alone); raft is set once Raft has started.
+	tail *logTail
+	raft atomic.Pointer[raft.Raft]
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -40,6 +45,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		entries[i].Index = l.Index
 		if l.Type == raft.LogCommand {
 			entries[i].Data = l.Data
+		}
+		if f.tail != nil {
+			f.tail.add(l.Index, len(l.Data))
 		}
 	}
 	start := time.Now()
@@ -70,8 +78,16 @@ func (f *fsm) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l
 
 // Snapshot returns a marker of the applied index: the state itself stays
 // in bbolt (see markerStore), and the marker's Persist checkpoints it.
+// Raft compacts its log after the snapshot persists, keeping the
+// TrailingLogs set here (logtail.go).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return markerSnapshot{db: f.db, applied: f.db.AppliedIndex()}, nil
+	applied := f.db.AppliedIndex()
+	if r := f.raft.Load(); r != nil && f.tail != nil {
+		if err := f.tail.apply(r, applied); err != nil {
+			f.logger.Warn("could not bound the log kept after a snapshot", "error", err)
+		}
+	}
+	return markerSnapshot{db: f.db, applied: applied}, nil
 }
 
 // Restore replaces the state with a snapshot stream.
@@ -79,6 +95,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if err := f.db.Restore(rc); err != nil {
 		return err
+	}
+	if f.tail != nil {
+		f.tail.reset()
 	}
 	f.logger.Info("restored snapshot", "applied-index", f.db.AppliedIndex())
 	return nil

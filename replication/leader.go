@@ -117,6 +117,8 @@ type Status struct {
 	CommitIndex  uint64
 	AppliedIndex uint64 // applied to bbolt
 	LastIndex    uint64
+	FirstIndex   uint64 // the oldest entry the log keeps (0: empty)
+	TrailingLogs uint64 // entries the next compaction keeps (logtail.go)
 	LastContact  time.Time
 	Ready        bool
 	Members      []Member
@@ -142,8 +144,12 @@ func (n *Node) Status() Status {
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.db.AppliedIndex(),
 		LastIndex:    n.raft.LastIndex(),
+		TrailingLogs: n.raft.ReloadableConfig().TrailingLogs,
 		LastContact:  n.raft.LastContact(),
 		Ready:        n.IsReadyLeader(),
+	}
+	if first, err := n.logStore.FirstIndex(); err == nil {
+		s.FirstIndex = first
 	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		s.ConfigIndex = f.Index()

@@ -71,6 +71,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// TrailingLogBytes, when not 0, also bounds the entries kept after a
+	// snapshot by their total size (logtail.go): TrailingLogs is then
+	// the most that are kept.
+	TrailingLogBytes uint64
 	// LeaderWait bounds how long a write or read waits for a leader to
 	// emerge before failing with ErrNoLeader. Default 5s.
 	LeaderWait time.Duration
@@ -238,6 +242,9 @@ func (n *Node) start() error {
 	rc := n.cfg.raftConfig()
 	rc.NotifyCh = n.notifyCh
 	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied, onApplyTime: n.cfg.OnApplyBatch}
+	if n.cfg.TrailingLogBytes > 0 {
+		f.tail = newLogTail(n.cfg.TrailingLogBytes, rc.TrailingLogs)
+	}
 	hasState, err := raft.HasExistingState(n.logStore, stable, snaps)
 	if err != nil {
 		return fmt.Errorf("replication: inspect state: %w", err)
@@ -256,6 +263,7 @@ func (n *Node) start() error {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	n.raft = r
+	f.raft.Store(r)
 	n.wg.Go(func() { n.fillAfterReplay(last) })
 	switch {
 	case hasState:
@@ -308,12 +316,14 @@ func (n *Node) electNowIfSoleVoter() {
 		return
 	}
 	rc := n.raft.ReloadableConfig()
-	orig := rc
+	orig := rc.HeartbeatTimeout
 	rc.HeartbeatTimeout -= time.Millisecond
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		return // e.g. the lease timeout equals the heartbeat timeout: wait as usual
 	}
-	if err := n.raft.ReloadConfig(orig); err != nil {
+	rc = n.raft.ReloadableConfig() // the FSM may have set TrailingLogs meanwhile (logtail.go)
+	rc.HeartbeatTimeout = orig
+	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.logger.Warn("could not restore the heartbeat timeout", "error", err)
 	}
 }

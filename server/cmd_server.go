@@ -259,7 +259,8 @@ func (s *Server) infoReplication() [][2]string {
 		{"raft_node_id", st.ID}, {"raft_state", st.State}, {"raft_term", u64s(st.Term)},
 		{"raft_leader_id", st.LeaderID}, {"raft_leader_addr", st.Leader},
 		{"raft_commit_index", u64s(st.CommitIndex)}, {"raft_applied_index", u64s(st.AppliedIndex)},
-		{"raft_last_index", u64s(st.LastIndex)}, {"raft_members", itoa(len(st.Members))},
+		{"raft_last_index", u64s(st.LastIndex)}, {"raft_first_index", u64s(st.FirstIndex)},
+		{"raft_trailing_logs", u64s(st.TrailingLogs)}, {"raft_members", itoa(len(st.Members))},
 	}...)
 	if !st.LastContact.IsZero() {
 		out = append(out, [2]string{"raft_last_contact_ms", i64s(time.Since(st.LastContact).Milliseconds())})

@@ -55,6 +55,7 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	TrailingLogBytes  uint64
 	MaxAppendEntries  int
 	RaftLog           string
 	CheckpointEvery   time.Duration
@@ -138,7 +139,8 @@ func parseFlags(args []string, getenv func(string) string) (Config, error) {
 	// it starts: frequent snapshots keep restarts fast.
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", 256, "log entries between snapshots")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 5*time.Second, "how often to check whether to snapshot")
-	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", 10240, "most log entries kept after a snapshot, for followers that fall behind to catch up from")
+	fs.Uint64Var(&c.TrailingLogBytes, "trailing-log-bytes", 128<<20, "most bytes of log entries kept after a snapshot (at least 64 entries; 0: --trailing-logs alone): bounds the Raft log's size on disk")
 	fs.IntVar(&c.MaxAppendEntries, "max-append-entries", 64, "most log entries Raft sends, stores and applies as one batch")
 	fs.DurationVar(&c.CheckpointEvery, "checkpoint-interval", 100*time.Millisecond, "least time between two checkpoints of applied writes to state.db: longer means fewer, larger bbolt commits (a key written many times in one window is written once) and more Raft log to replay after a crash")
 	fs.Int64Var(&c.CheckpointBytes, "checkpoint-bytes", 32<<20, "after --checkpoint-interval, a checkpoint waits until this many bytes of applied writes (or 1024 element deletions) are pending or --checkpoint-max-interval has passed: a small hot keyspace is rewritten less often")
@@ -359,6 +361,7 @@ func (c Config) server(id string) server.Config {
 	sc.Raft.SnapshotThreshold = c.SnapshotThreshold
 	sc.Raft.SnapshotInterval = c.SnapshotInterval
 	sc.Raft.TrailingLogs = c.TrailingLogs
+	sc.Raft.TrailingLogBytes = c.TrailingLogBytes
 	sc.Raft.MaxAppendEntries = c.MaxAppendEntries
 	sc.Raft.LogStoreKind = c.RaftLog
 	sc.Storage.CheckpointInterval = c.CheckpointEvery
