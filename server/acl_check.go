@@ -114,8 +114,8 @@ func (a *aclUser) check(cmd *command, args [][]byte) aclDenial {
 // checkWhy is check, with the object denied: the command's full name, the
 // key or the channel.
 func (a *aclUser) checkWhy(cmd *command, args [][]byte) (aclDenial, string) {
-	if a == nil {
-		return aclOK, ""
+	if a == nil || (a.allCommands && a.allKeys && a.allChannels) {
+		return aclOK, "" // e.g. the default user's "+@all ~* &*": nothing to look up
 	}
 	u := aclCommands()
 	id, known := u.commandID(cmd.name, args)

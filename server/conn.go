@@ -81,8 +81,11 @@ func (st *connState) setResp(v int) {
 	st.enc.v3 = v == 3
 }
 
-func (st *connState) touch(cmd string) {
+func (st *connState) touch(cmd string) { st.touchAt(cmd, time.Now()) }
+
+// touchAt records cmd, run at at, for CLIENT LIST's cmd and idle.
+func (st *connState) touchAt(cmd string, at time.Time) {
 	st.mu.Lock()
-	st.lastCmd, st.lastAt = cmd, time.Now()
+	st.lastCmd, st.lastAt = cmd, at
 	st.mu.Unlock()
 }

@@ -137,7 +137,11 @@ func (p *pipeline) run(args [][]byte) {
 		p.immediate("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
-	st.touch(cmd.name)
+	if p.clock.IsZero() { // not read for this pipeline yet (metrics_cmd.go)
+		st.touch(cmd.name)
+	} else {
+		st.touchAt(cmd.name, p.clock) // the time this command started
+	}
 	if !cmd.arityOK(len(args)) {
 		p.immediate(errArity(cmd.name))
 		return
