@@ -128,13 +128,21 @@ func scanTypeCounts(tx *bolt.Tx) typeCounts {
 // scanning its keys if they are missing or stale (see above). It runs in
 // the write transaction that opens the file.
 func ensureTypeCounts(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	applied := getU64(meta, keyApplied)
-	if _, ok := decodeTypeCounts(meta.Get(keyTypeCounts), applied); ok {
+	if typeCountsCurrent(tx) {
 		return nil
 	}
+	meta := tx.Bucket(bucketMeta)
+	applied := getU64(meta, keyApplied)
 	c := scanTypeCounts(tx)
 	return meta.Put(keyTypeCounts, encodeTypeCounts(applied, &c))
+}
+
+// typeCountsCurrent reports whether the file's type counts are those of
+// its applied index (tx holds the meta bucket).
+func typeCountsCurrent(tx *bolt.Tx) bool {
+	meta := tx.Bucket(bucketMeta)
+	_, ok := decodeTypeCounts(meta.Get(keyTypeCounts), getU64(meta, keyApplied))
+	return ok
 }
 
 // loadTypeCounts sets the counters from the meta bucket (ensureTypeCounts
