@@ -274,6 +274,8 @@ var (
 	dCommitIndex    = desc("keepkv_raft_commit_index", "Raft commit index known to this node.")
 	dAppliedIndex   = desc("keepkv_raft_applied_index", "Log index applied to this node's state.")
 	dLastIndex      = desc("keepkv_raft_last_index", "Last index in this node's Raft log.")
+	dFirstIndex     = desc("keepkv_raft_first_index", "Oldest index this node's Raft log keeps (0: empty).")
+	dTrailingLogs   = desc("keepkv_raft_trailing_logs", "Log entries the next compaction keeps: --trailing-logs, or fewer under --trailing-log-bytes.")
 	dDurableIndex   = desc("keepkv_checkpoint_index", "Applied index already checkpointed to the state file.")
 	dTerm           = desc("keepkv_raft_term", "Current Raft term.")
 	dLeader         = desc("keepkv_raft_leader", "1 while this node is the leader and ready to serve.")
@@ -309,7 +311,7 @@ var (
 	dAppliedEntries = desc("keepkv_applied_entries_total", "Log entries applied to the state.")
 	dAppliedCmds    = desc("keepkv_applied_commands_total", "Commands applied to the state (a pipeline's writes, an EXEC, a script's entry hold several).")
 	dFsyncs         = desc("keepkv_fsyncs_total", "fdatasyncs by file, counted per commit: the Raft log (raft-boltdb: 2 per append, raft-wal: 1) and the state file (2 per checkpoint).", "file")
-	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dDurableIndex, dTerm, dLeader, dHasLeader,
+	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dFirstIndex, dTrailingLogs, dDurableIndex, dTerm, dLeader, dHasLeader,
 		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dPrefetched, dStateFile,
 		dStateUsed, dGarbage, dKeys, dExpiring, dKeysByType, dExpired, dExpiryBacklog, dExpiryWheel, dExpiryPaced, dClients, dBlocked,
 		dConnections, dRejected, dHits, dMisses, dIterCancelled, dLogAppends, dLogEntries, dAppliedEntries, dAppliedCmds, dFsyncs}
@@ -391,6 +393,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ns := s.node.Status()
 	gauge(dCommitIndex, float64(ns.CommitIndex))
 	gauge(dLastIndex, float64(ns.LastIndex))
+	gauge(dFirstIndex, float64(ns.FirstIndex))
+	gauge(dTrailingLogs, float64(ns.TrailingLogs))
 	gauge(dTerm, float64(ns.Term))
 	gauge(dLeader, b2f(ns.Ready))
 	gauge(dHasLeader, b2f(ns.Leader != ""))

@@ -240,6 +240,7 @@ func TestMetricsMoveWithAWorkload(t *testing.T) {
 		{"keepkv_raft_has_leader", nil, 1},
 		{"keepkv_raft_members", []string{"suffrage=voter"}, 1},
 		{"keepkv_connected_clients", []string{"frontend=http"}, 0},
+		{"keepkv_raft_first_index", nil, 1}, // nothing compacted yet
 	} {
 		if got := after.value(g.name, g.labels...); got != g.want {
 			t.Errorf("%s%v = %v, want %v", g.name, g.labels, got, g.want)
@@ -247,6 +248,10 @@ func TestMetricsMoveWithAWorkload(t *testing.T) {
 	}
 	if after.value("keepkv_connected_clients", "frontend=resp") < 1 {
 		t.Error("keepkv_connected_clients{frontend=resp} does not count the test's client")
+	}
+	repl := infoFields(t, c, "replication")
+	if trailing := after.value("keepkv_raft_trailing_logs"); trailing < 64 || repl["raft_trailing_logs"] != strconv.FormatFloat(trailing, 'f', -1, 64) || repl["raft_first_index"] != "1" {
+		t.Errorf("keepkv_raft_trailing_logs = %v; INFO replication: raft_trailing_logs %q, raft_first_index %q", trailing, repl["raft_trailing_logs"], repl["raft_first_index"])
 	}
 	if after.value("keepkv_raft_leader_changes_total") < 1 {
 		t.Error("keepkv_raft_leader_changes_total did not count this node's election")
