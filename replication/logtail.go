@@ -17,9 +17,10 @@ const maxTailRing = 1 << 20
 
 // logTail bounds in bytes the Raft log kept after a snapshot. Raft counts
 // what it keeps (TrailingLogs) in entries, and an entry may be a few
-// bytes (one SET) or 64 KiB (a group commit round, a long pipeline), so
-// 10,240 entries may be anything from a megabyte to most of a gigabyte on
-// disk, where raft-boltdb's file never shrinks below its high-water mark.
+// bytes (one SET), up to 64 KiB (a group commit round) or up to 4 MiB (a
+// long pipeline's writes), so 10,240 entries may be anything from a
+// megabyte to gigabytes on disk, where raft-boltdb's file never shrinks
+// below its high-water mark.
 // The FSM records the size of every entry it applies; before each
 // snapshot it sets TrailingLogs to the number of the newest entries whose
 // sizes add up to at most the byte bound (at least minTrailing, at most
