@@ -294,6 +294,26 @@ func TestKeyTypeCountsRollBackWithAPanic(t *testing.T) {
 	}
 }
 
+// writeKeyTypeFile applies the first key type steps to a new state file,
+// closes it and returns its path and the counts it held.
+func writeKeyTypeFile(t *testing.T) (string, typeCounts) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path, Options{InitialMmapSize: 1 << 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetExec(evExec)
+	for i, st := range keyTypeSteps()[:8] {
+		mustApply(t, db, LogEntry{Index: uint64(i + 1), Data: entry(st.now, st.cmds...)})
+	}
+	want := totalKeyTypes(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, want
+}
+
 // A state file written before the counters existed has none in its meta
 // bucket; one checkpointed by such a version after this one has counters
 // of an older applied index. Either way they are counted once when it
@@ -301,19 +321,7 @@ func TestKeyTypeCountsRollBackWithAPanic(t *testing.T) {
 func TestKeyTypeCountsOfAnOlderFile(t *testing.T) {
 	for _, how := range []string{"missing", "stale", "malformed"} {
 		t.Run(how, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			db, err := Open(path, Options{InitialMmapSize: 1 << 24})
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.SetExec(evExec)
-			for i, st := range keyTypeSteps()[:8] {
-				mustApply(t, db, LogEntry{Index: uint64(i + 1), Data: entry(st.now, st.cmds...)})
-			}
-			want := totalKeyTypes(db)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
+			path, want := writeKeyTypeFile(t)
 			b, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -337,7 +345,7 @@ func TestKeyTypeCountsOfAnOlderFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db, err = Open(path, Options{InitialMmapSize: 1 << 24})
+			db, err := Open(path, Options{InitialMmapSize: 1 << 24})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,18 +368,7 @@ func TestKeyTypeCountsOfAnOlderFile(t *testing.T) {
 // nothing: every bbolt commit writes the freelist, which takes tens of
 // milliseconds on a large file with many free pages.
 func TestOpenOfACurrentFileCommitsNothing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := Open(path, Options{InitialMmapSize: 1 << 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetExec(evExec)
-	for i, st := range keyTypeSteps()[:8] {
-		mustApply(t, db, LogEntry{Index: uint64(i + 1), Data: entry(st.now, st.cmds...)})
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := writeKeyTypeFile(t)
 	txid := func(b *bolt.DB) (id int) {
 		b.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
 		return id
@@ -382,7 +379,7 @@ func TestOpenOfACurrentFileCommitsNothing(t *testing.T) {
 	}
 	before := txid(b)
 	b.Close()
-	db, err = Open(path, Options{InitialMmapSize: 1 << 24})
+	db, err := Open(path, Options{InitialMmapSize: 1 << 24})
 	if err != nil {
 		t.Fatal(err)
 	}
