@@ -64,6 +64,19 @@ func (n *Node) LeaderChanges() uint64 {
 	return c
 }
 
+// JoinTarget is the index a joining node's state must have applied to
+// become a voter: the last entry of this leader's log that reaches the
+// FSM (catchUpTarget from the last index). Not the commit index: a leader
+// that has just restarted reports 0 (hashicorp/raft learns it anew) until
+// an entry of its term commits, and a target of 0 promoted a node that had
+// applied a quarter of the log; it refused its votes to the voters its
+// stale configuration lacked, and the cluster elected no leader (the
+// robustness rig, seed 1795986580642779389). Nor the last index itself:
+// the leader's no-op, often last, never reaches a follower's state.
+func (n *Node) JoinTarget() uint64 {
+	return n.catchUpTarget(max(n.raft.CommitIndex(), n.raft.LastIndex()))
+}
+
 // catchUpTarget returns the index the state must reach to hold every
 // committed entry at or below commit: the last such entry that reaches the
 // FSM. The leader's no-op and barrier entries never do, so the state's

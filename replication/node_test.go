@@ -646,3 +646,40 @@ func TestAddNonvoter(t *testing.T) {
 		t.Fatalf("n3 is %s after refused adds", s)
 	}
 }
+
+// A joining node must apply the leader's last entry that reaches a state
+// machine: right after a restart, when Raft reports commit index 0, and
+// after the new term's no-op, which no state machine ever applies.
+func TestJoinTargetIsTheLastEntryTheStateApplies(t *testing.T) {
+	dir := t.TempDir()
+	d := startDiskNode(t, dir, nil)
+	ctx := context.Background()
+	for range 5 {
+		if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastCmd := d.db.AppliedIndex()
+	d.stop(t)
+
+	d = startDiskNode(t, dir, nil)
+	defer d.stop(t)
+	if got := d.node.JoinTarget(); got != lastCmd {
+		t.Fatalf("right after a restart (commit index %d): target %d, want %d", d.node.raft.CommitIndex(), got, lastCmd)
+	}
+	if err := d.node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if last := d.node.raft.LastIndex(); last <= lastCmd {
+		t.Fatalf("no entry of the new term after %d (last %d)", lastCmd, last)
+	}
+	if got := d.node.JoinTarget(); got != lastCmd {
+		t.Fatalf("after the new term's no-op (last index %d): target %d, want %d", d.node.raft.LastIndex(), got, lastCmd)
+	}
+	if _, err := d.node.Apply(ctx, incrEntry("n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.node.JoinTarget(), d.db.AppliedIndex(); got != want {
+		t.Fatalf("after a write: target %d, want %d", got, want)
+	}
+}

@@ -185,7 +185,7 @@ func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) e
 		return err
 	}
 	st := s.node.Status()
-	e := &errCatchingUp{id: id, since: since, target: catchUpTarget(st)}
+	e := &errCatchingUp{id: id, since: since, target: s.node.JoinTarget()}
 	if e.since == 0 && st.ConfigIndex <= st.CommitIndex && slices.ContainsFunc(st.Members, func(m replication.Member) bool { return m.ID == id }) {
 		e.since = st.CommitIndex // the configuration that has it is committed
 	}
@@ -193,18 +193,6 @@ func (s *Server) addMember(ctx context.Context, id, addr string, since uint64) e
 		return err
 	}
 	return s.node.Promote(ctx, id, addr)
-}
-
-// catchUpTarget is the index a joining node must have applied to become a
-// voter: the leader's last log index, which holds every committed entry.
-// Not its commit index alone: a leader that has just restarted reports 0
-// (hashicorp/raft learns it anew) until an entry of its term commits, and
-// a target of 0 promoted a node that had applied a quarter of the log; it
-// then refused its votes to the voters its stale configuration lacked, and
-// the cluster elected no leader (the robustness rig, seed
-// 1795986580642779389).
-func catchUpTarget(st replication.Status) uint64 {
-	return max(st.CommitIndex, st.LastIndex)
 }
 
 // awaitPeerApplied asks the node at the Raft address addr for its applied
