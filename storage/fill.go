@@ -50,7 +50,8 @@ func (c *recCache) wholeIfEmpty(bv *boltView) {
 // restarted node has replayed its log: before, its reads from disk would
 // compete with the replay's (with a cold page cache, a 100k-key fill read
 // at start made the restart to serving 2–3 s slower here). Restore starts
-// one itself.
+// one itself. After the fill, its goroutine maps the file's cached pages
+// into the process (mapResident).
 func (db *DB) Fill() {
 	done := make(chan struct{})
 	db.mem.Lock()
@@ -59,10 +60,13 @@ func (db *DB) Fill() {
 	go db.fill(done)
 }
 
-// fill loads the databases that fit into the cache (see above) and closes
-// done.
+// fill loads the databases that fit into the cache (see above), then maps
+// the file's cached pages (mapResident), and closes done.
 func (db *DB) fill(done chan struct{}) {
-	defer close(done)
+	defer func() {
+		db.mapResident()
+		close(done)
+	}()
 	c := db.cache
 	target := c.limit - c.limit/10
 	db.mem.Lock()

@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"os"
+	"unsafe"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+)
+
+// mapResidentChunk is how much of the file mapResident looks at under one
+// read transaction (and one hold of flushMu).
+const mapResidentChunk = 64 << 20
+
+// mapResident maps into the process the pages of the bbolt file that the
+// page cache already holds (mincore), with MADV_POPULATE_READ, a chunk at a
+// time, and returns how many pages it mapped.
+//
+// A fresh mapping (a restart, a restored snapshot) maps nothing: every
+// page a read touches first costs a minor fault even when the file is
+// cached, and on this kind of machine (a PVM guest) a fault costs tens of
+// microseconds. GET -P 16 over 10M sessions ran at 27k req/s with 0.47
+// faults per GET in the first 400k GETs after a restart, and at 140k once
+// the pages were mapped. Mapping them in the kernel takes about 40 ms of
+// CPU per GiB here. Pages not in the page cache are left alone: reading
+// them would compete with the node's own reads for the disk (a cold start
+// maps its pages as its reads bring them in).
+//
+// Like mapWritten, each chunk holds flushMu so that no commit begins
+// under its read transaction; the transaction keeps bbolt from remapping
+// the file meanwhile. It stops early when the DB closes, and for good on
+// a kernel without MADV_POPULATE_READ (before 5.14).
+func (db *DB) mapResident() (mapped int) {
+	pageSize := os.Getpagesize()
+	vec := make([]byte, mapResidentChunk/pageSize)
+	for off := 0; ; off += mapResidentChunk {
+		select {
+		case <-db.ckptStop:
+			return mapped
+		default:
+		}
+		db.flushMu.Lock()
+		db.mu.RLock()
+		if db.closed {
+			db.mu.RUnlock()
+			db.flushMu.Unlock()
+			return mapped
+		}
+		more := false
+		_ = db.bolt.View(func(tx *bolt.Tx) error {
+			size := int(tx.Size())
+			if off >= size {
+				return nil
+			}
+			n, ok := populateResident(db.bolt.Info().Data+uintptr(off), min(mapResidentChunk, size-off), pageSize, vec)
+			mapped += n
+			more = ok
+			return nil
+		})
+		db.mu.RUnlock()
+		db.flushMu.Unlock()
+		if !more {
+			return mapped
+		}
+	}
+}
+
+// populateResident maps the resident pages of [addr, addr+length) (addr is
+// page aligned), run by run; false if the kernel refused.
+func populateResident(addr uintptr, length, pageSize int, vec []byte) (int, bool) {
+	pages := (length + pageSize - 1) / pageSize
+	vec = vec[:pages]
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, addr, uintptr(length), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		return 0, false
+	}
+	mapped := 0
+	for i := 0; i < pages; {
+		if vec[i]&1 == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < pages && vec[j]&1 != 0 {
+			j++
+		}
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, addr+uintptr(i*pageSize), uintptr((j-i)*pageSize), unix.MADV_POPULATE_READ); e != 0 {
+			return mapped, false
+		}
+		mapped += j - i
+		i = j
+	}
+	return mapped, true
+}

@@ -1,0 +1,54 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A reopened file is mapped afresh: none of its pages is mapped into the
+// process, though the page cache holds them all (the test just wrote
+// them). The fill a restarted node starts maps them (mapResident), so
+// that reads find them without a fault.
+func TestFillMapsTheCachedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := Options{CheckpointInterval: time.Hour, ReadCacheBytes: -1}
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 500)
+	cmds := make([]Cmd, 20_000)
+	for i := range cmds {
+		cmds[i] = set(fmt.Sprintf("session:%d", i), value, 0)
+	}
+	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	before, total := mappedPages(t, db)
+	if total < 2000 {
+		t.Fatalf("the file has %d pages, want a few thousand", total)
+	}
+	if before > total/10 {
+		t.Fatalf("%d of %d pages mapped right after open, want few", before, total)
+	}
+	db.Fill()
+	waitFill(db)
+	after, _ := mappedPages(t, db)
+	if after < total*9/10 {
+		t.Fatalf("after the fill %d of %d pages are mapped (%d before), want nearly all", after, total, before)
+	}
+	if got := db.mapResident(); got < after*9/10 {
+		t.Fatalf("mapResident reports %d pages, %d are mapped", got, after)
+	}
+	t.Logf("mapped: %d of %d pages before the fill, %d after", before, total, after)
+}
