@@ -390,7 +390,9 @@ func (n *Node) openLogStore() (diskLogStore, error) {
 		}
 		// The log file stays small (compacted after snapshots), so its
 		// freelist is cheap to rebuild on open: skip syncing it on every
-		// commit. Commits still fsync; durability is unchanged.
+		// commit. Commits still fsync; durability is unchanged. The
+		// rebuild reads every page, so read the file ahead first.
+		readAheadFile(boltPath)
 		b, err := raftboltdb.New(raftboltdb.Options{
 			Path:        boltPath,
 			BoltOptions: &bbolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
