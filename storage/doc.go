@@ -17,10 +17,11 @@
 // after bbolt's applied index. Snapshots, KEYS, RANDOMKEY, DEBUG DIGEST and
 // the expiry refill checkpoint first; SCAN merges the layers with bbolt
 // (scanmerge.go). After each checkpoint the checkpointer reads back the
-// pages it wrote, so that they stay mapped (mapWritten). A checkpoint with
-// thousands of deletions files those of records with a deadline in a
-// small per-database bucket instead of rewriting a leaf per key, and the
-// checkpointer sweeps them later (dead.go). (shared/DESIGN.md still
+// pages it wrote, so that they stay mapped (mapWritten); after a restart or
+// a restore, the fill maps the pages the page cache holds (mapResident). A
+// checkpoint with thousands of deletions files those of records with a
+// deadline in a small per-database bucket instead of rewriting a leaf per
+// key, and the checkpointer sweeps them later (dead.go). (shared/DESIGN.md still
 // describes one bbolt transaction per applied batch; this is the measured
 // refinement of it.)
 //
