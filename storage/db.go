@@ -20,7 +20,7 @@ type Options struct {
 	// Until the file outgrows it, bbolt never remaps the file: a remap
 	// waits for every read transaction (a snapshot being streamed) and
 	// unmaps every page, which the next reads fault in again, one minor
-	// fault each (see mapResident). Default 64 GiB (1 GiB on 32-bit).
+	// fault each (see mapResident). Default 64 GiB (see mmapSizeFor).
 	InitialMmapSize int
 	// Timeout bounds the wait for the file lock held by another process.
 	// Default 5s.
@@ -68,14 +68,24 @@ type Options struct {
 	fillHook func() // tests only: called between two chunks of the fill
 }
 
-// defaultMmapSize is InitialMmapSize's default. bbolt grew the mapping
-// 1 GiB at a time: loading 10M sessions (a 9.3 GiB file) remapped it nine
+// mmapSizeFor returns InitialMmapSize's default under an address-space
+// limit (RLIMIT_AS; 0: none): 64 GiB, or a quarter of the limit when that
+// is less, but at least 1 GiB, bbolt's own step. bbolt grew its mapping 1
+// GiB at a time: loading 10M sessions (a 9.3 GiB file) remapped it nine
 // times, and GET right after the load ran at 0.13x of GET over 100k keys.
-const defaultMmapSize = min(64<<30, math.MaxInt>>1+1)
+// A mapping is address space only, but a process under an address-space
+// limit (ulimit -v) could not make one of 64 GiB.
+func mmapSizeFor(limit uint64) int {
+	size := uint64(min(64<<30, math.MaxInt>>1+1))
+	if limit > 0 && limit/4 < size {
+		size = limit / 4
+	}
+	return int(max(size, 1<<30))
+}
 
 func (o Options) withDefaults() Options {
 	if o.InitialMmapSize == 0 {
-		o.InitialMmapSize = defaultMmapSize
+		o.InitialMmapSize = mmapSizeFor(addressSpaceLimit())
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second

@@ -91,3 +91,13 @@ func populateResident(addr uintptr, length, pageSize int, vec []byte) (int, bool
 	}
 	return mapped, true
 }
+
+// addressSpaceLimit returns the process's address-space limit (RLIMIT_AS),
+// 0 when there is none.
+func addressSpaceLimit() uint64 {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_AS, &l); err != nil || l.Cur == unix.RLIM_INFINITY {
+		return 0
+	}
+	return l.Cur
+}

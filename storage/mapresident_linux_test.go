@@ -52,3 +52,22 @@ func TestFillMapsTheCachedFile(t *testing.T) {
 	}
 	t.Logf("mapped: %d of %d pages before the fill, %d after", before, total, after)
 }
+
+// bbolt's mapping is 64 GiB of address space unless the process may not
+// have that much: then a quarter of its limit, never less than 1 GiB.
+func TestMmapSizeUnderAnAddressSpaceLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit uint64
+		want  int
+	}{
+		{0, 64 << 30},
+		{1 << 40, 64 << 30},
+		{16 << 30, 4 << 30},
+		{2 << 30, 1 << 30},
+		{100 << 20, 1 << 30},
+	} {
+		if got := mmapSizeFor(c.limit); got != c.want {
+			t.Errorf("limit %d: mapping of %d bytes, want %d", c.limit, got, c.want)
+		}
+	}
+}
