@@ -128,7 +128,7 @@ func (w *Wheel) cascade() {
 }
 
 func (w *Wheel) collect() []Item {
-	var out []Item
+	out := make([]Item, 0, len(w.ready))
 	for _, e := range w.ready {
 		id := itemID{e.item.DB, e.item.Key}
 		if w.items[id] != e {
@@ -137,6 +137,7 @@ func (w *Wheel) collect() []Item {
 		delete(w.items, id)
 		out = append(out, e.item)
 	}
+	clear(w.ready) // the entries are garbage now: the array must not keep them
 	w.ready = w.ready[:0]
 	return out
 }

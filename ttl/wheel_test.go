@@ -105,3 +105,26 @@ func BenchmarkScheduleAdvance(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAdvanceMassExpiry advances over 100k keys sharing one deadline
+// (a mass expiry): the cost per key of collecting them.
+func BenchmarkAdvanceMassExpiry(b *testing.B) {
+	const keys = 100_000
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = fmt.Sprintf("session:%d", i)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		w := New(10, 0)
+		for _, k := range names {
+			w.Schedule(0, k, 1000)
+		}
+		b.StartTimer()
+		if got := len(w.Advance(1010)); got != keys {
+			b.Fatalf("advance returned %d keys, want %d", got, keys)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys), "ns/key")
+}
