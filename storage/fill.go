@@ -116,20 +116,8 @@ func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, int64, bool) 
 	var size int64
 	var last []byte // the dataKey read last
 	for {
-		select {
-		case <-db.ckptStop:
-			return nil, 0, false
-		default:
-		}
-		db.flushMu.Lock()
-		db.mu.RLock()
-		if db.closed {
-			db.mu.RUnlock()
-			db.flushMu.Unlock()
-			return nil, 0, false
-		}
 		done, over := false, false
-		_ = db.bolt.View(func(tx *bolt.Tx) error {
+		open := db.viewBetweenCommits(func(tx *bolt.Tx) {
 			bv := boltView{tx: tx}
 			cur := bv.data(n).Cursor()
 			k, rec := cur.First()
@@ -144,18 +132,15 @@ func (db *DB) readWhole(n uint8, target int64) (map[string][]byte, int64, bool) 
 					key := k[8:] // past dataKey's hash
 					if size += int64(len(key) + len(rec) + cacheOverhead); size > target {
 						over = true
-						return nil
+						return
 					}
 					m[string(key)] = clone(rec)
 				}
 				k, rec = cur.Next()
 			}
 			done = k == nil
-			return nil
 		})
-		db.mu.RUnlock()
-		db.flushMu.Unlock()
-		if over {
+		if !open || over {
 			return nil, 0, false
 		}
 		if done {

@@ -524,7 +524,7 @@ func (db *DB) checkpointer() {
 		if err != nil && err != ErrClosed {
 			db.opts.OnCheckpointError(err)
 		}
-		db.mapWritten(w.keys, db.ckptStop)
+		db.mapWritten(w.keys)
 		if db.deadLeft.Load() && !db.noSweep.Load() && !filed {
 			// One sweep per checkpoint too: under steady writes a kick is
 			// always waiting, and the sweep timer would never be chosen.

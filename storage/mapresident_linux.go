@@ -26,40 +26,25 @@ const mapResidentChunk = 64 << 20
 // them would compete with the node's own reads for the disk (a cold start
 // maps its pages as its reads bring them in).
 //
-// Like mapWritten, each chunk holds flushMu so that no commit begins
-// under its read transaction; the transaction keeps bbolt from remapping
-// the file meanwhile. It stops early when the DB closes, and for good on
-// a kernel without MADV_POPULATE_READ (before 5.14).
+// Like mapWritten, it goes a chunk at a time (viewBetweenCommits); the
+// read transaction keeps bbolt from remapping the file meanwhile. It stops
+// early when the DB closes, and for good on a kernel without
+// MADV_POPULATE_READ (before 5.14).
 func (db *DB) mapResident() (mapped int) {
 	pageSize := os.Getpagesize()
 	vec := make([]byte, mapResidentChunk/pageSize)
 	for off := 0; ; off += mapResidentChunk {
-		select {
-		case <-db.ckptStop:
-			return mapped
-		default:
-		}
-		db.flushMu.Lock()
-		db.mu.RLock()
-		if db.closed {
-			db.mu.RUnlock()
-			db.flushMu.Unlock()
-			return mapped
-		}
 		more := false
-		_ = db.bolt.View(func(tx *bolt.Tx) error {
+		open := db.viewBetweenCommits(func(tx *bolt.Tx) {
 			size := int(tx.Size())
 			if off >= size {
-				return nil
+				return
 			}
 			n, ok := populateResident(db.bolt.Info().Data+uintptr(off), min(mapResidentChunk, size-off), pageSize, vec)
 			mapped += n
 			more = ok
-			return nil
 		})
-		db.mu.RUnlock()
-		db.flushMu.Unlock()
-		if !more {
+		if !open || !more {
 			return mapped
 		}
 	}

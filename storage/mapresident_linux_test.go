@@ -1,9 +1,7 @@
 package storage
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -15,21 +13,8 @@ import (
 func TestFillMapsTheCachedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	opts := Options{CheckpointInterval: time.Hour, ReadCacheBytes: -1}
+	writeSessionsFile(t, path, opts, 0)
 	db, err := Open(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := strings.Repeat("v", 500)
-	cmds := make([]Cmd, 20_000)
-	for i := range cmds {
-		cmds[i] = set(fmt.Sprintf("session:%d", i), value, 0)
-	}
-	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err = Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

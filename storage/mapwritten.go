@@ -43,31 +43,17 @@ const mapWrittenChunk = 4096
 // next reader, which is the cost the next checkpoint would pay anyway for
 // every page it touches (it must read a leaf to change it).
 //
-// It runs on the checkpointer, between checkpoints, and stops early when
-// stop is closed. Each chunk holds flushMu: a commit that began while one
-// of its read transactions was open could not reuse the pages the previous
-// commit freed (bbolt keeps them for the reader) and would grow the file.
+// It runs on the checkpointer, between checkpoints, a chunk at a time
+// (viewBetweenCommits), and stops early when the DB closes.
 //
 // What it does not cover: a fresh mapping (after a restart, or when bbolt
 // remaps the growing file every 1 GiB) maps nothing, and its pages are
 // mapped again only as checkpoints and reads reach them.
-func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
+func (db *DB) mapWritten(keys []bucketKey) {
 	for len(keys) > 0 {
-		select {
-		case <-stop:
-			return
-		default:
-		}
 		part := keys[:min(mapWrittenChunk, len(keys))]
 		keys = keys[len(part):]
-		db.flushMu.Lock() // no commit begins under this read transaction
-		db.mu.RLock()
-		if db.closed {
-			db.mu.RUnlock()
-			db.flushMu.Unlock()
-			return
-		}
-		_ = db.bolt.View(func(tx *bolt.Tx) error {
+		open := db.viewBetweenCommits(func(tx *bolt.Tx) {
 			var name []byte
 			var c *bolt.Cursor
 			for _, k := range part {
@@ -81,9 +67,33 @@ func (db *DB) mapWritten(keys []bucketKey, stop <-chan struct{}) {
 					c.Seek(k.key) // descends to, and so maps, the key's leaf
 				}
 			}
-			return nil
 		})
-		db.mu.RUnlock()
-		db.flushMu.Unlock()
+		if !open {
+			return
+		}
 	}
+}
+
+// viewBetweenCommits runs fn in a read transaction, holding flushMu so
+// that no commit begins under the transaction (a commit that began while
+// a reader was open could not reuse the pages the previous commit freed,
+// and would grow the file), and the read lock Close waits on. It returns
+// false, without calling fn, once the DB is closing or closed. The
+// background readers (mapWritten, mapResident, the fill) call it a chunk
+// at a time, so that none holds up a checkpoint for long.
+func (db *DB) viewBetweenCommits(fn func(tx *bolt.Tx)) bool {
+	select {
+	case <-db.ckptStop:
+		return false
+	default:
+	}
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return false
+	}
+	_ = db.bolt.View(func(tx *bolt.Tx) error { fn(tx); return nil })
+	return true
 }

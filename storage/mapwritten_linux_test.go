@@ -42,6 +42,26 @@ func mappedPages(t *testing.T, db *DB) (mapped, total int) {
 	return mapped, total
 }
 
+// writeSessionsFile writes 20,000 sessions of 500 bytes (deadline 0: none)
+// into a new file at path, opened with opts, and closes it (checkpointing
+// everything): a file of several thousand pages.
+func writeSessionsFile(t *testing.T, path string, opts Options, deadline int64) {
+	t.Helper()
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 500)
+	cmds := make([]Cmd, 20_000)
+	for i := range cmds {
+		cmds[i] = set(fmt.Sprintf("session:%d", i), value, deadline)
+	}
+	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A checkpoint's pages reach the file by pwrite, unmapped: the
 // checkpointer reads them back so that they are mapped (mapWritten), and
 // the next checkpoint or read finds them without a fault, let alone a

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 )
@@ -20,19 +19,7 @@ func TestPrefetchMapsWhatApplyingWillRead(t *testing.T) {
 	// No background checkpoints: only Prefetch and apply map pages here.
 	// No read cache: its fill (fill.go) would read every record.
 	opts := Options{InitialMmapSize: 1 << 26, CheckpointInterval: time.Hour, CheckpointMaxInterval: time.Hour, ReadCacheBytes: -1}
-	db, err := Open(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := strings.Repeat("v", 500)
-	cmds := make([]Cmd, 20_000)
-	for i := range cmds {
-		cmds[i] = set(fmt.Sprintf("session:%d", i), value, 1<<50)
-	}
-	mustApply(t, db, LogEntry{Index: 1, Data: entry(1, cmds...)})
-	if err := db.Close(); err != nil { // checkpoints everything
-		t.Fatal(err)
-	}
+	writeSessionsFile(t, path, opts, 1<<50)
 	file, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
