@@ -43,30 +43,18 @@ func residentPages(t *testing.T, path string) (resident, total int) {
 // A restarting node reads raft.db ahead before opening it: readAheadFile
 // has the kernel read the whole of a file the page cache held none of.
 func TestReadAheadFileReadsTheWholeFile(t *testing.T) {
-	// Not t.TempDir: /tmp may be a tmpfs, whose pages cannot be dropped.
-	dir, err := os.MkdirTemp(".", "readahead-")
-	if err != nil {
-		t.Fatal(err)
+	// A file whose pages can be dropped: not on a tmpfs (as /tmp may be),
+	// so the package's own dir first.
+	var path string
+	var total int
+	for _, parent := range []string{".", "/var/tmp", os.TempDir()} {
+		if p, n, ok := uncachedFile(t, parent, 8<<20); ok {
+			path, total = p, n
+			break
+		}
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "raft.db")
-	if err := os.WriteFile(path, make([]byte, 8<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil { // clean pages can be dropped
-		t.Fatal(err)
-	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	before, total := residentPages(t, path)
-	if before > total/4 {
-		t.Fatalf("%d of %d pages still cached after dropping them: this file system keeps them (tmpfs?)", before, total)
+	if path == "" {
+		t.Fatal("no file system here drops a file's clean pages on POSIX_FADV_DONTNEED (tried ., /var/tmp and the temp dir): the test cannot start from an uncached file")
 	}
 	// The reads are asynchronous, but the kernel counts them to this
 	// process as it queues them, before readAheadFile returns.
@@ -75,6 +63,34 @@ func TestReadAheadFileReadsTheWholeFile(t *testing.T) {
 	if got := readBytes(t) - read; got < int64(total*os.Getpagesize())*9/10 {
 		t.Fatalf("readAheadFile read %d bytes of an uncached %d-page file, want nearly all", got, total)
 	}
+}
+
+// uncachedFile writes a file of size bytes in a new dir under parent, and
+// drops its pages from the page cache; false if they stay cached (a tmpfs).
+func uncachedFile(t *testing.T, parent string, size int) (string, int, bool) {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, "readahead-")
+	if err != nil {
+		return "", 0, false
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "raft.db")
+	if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil { // clean pages can be dropped
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	cached, total := residentPages(t, path)
+	return path, total, cached <= total/4
 }
 
 // readBytes returns the bytes this process has had read from storage
