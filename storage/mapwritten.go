@@ -46,9 +46,10 @@ const mapWrittenChunk = 4096
 // It runs on the checkpointer, between checkpoints, a chunk at a time
 // (viewBetweenCommits), and stops early when the DB closes.
 //
-// What it does not cover: a fresh mapping (after a restart, or when bbolt
-// remaps the growing file every 1 GiB) maps nothing, and its pages are
-// mapped again only as checkpoints and reads reach them.
+// What it does not cover: a fresh mapping maps nothing. After a restart or
+// a restore, mapResident maps what the page cache holds; a file that
+// outgrows its mapping (InitialMmapSize) is remapped by bbolt every GiB,
+// and its pages are mapped again only as checkpoints and reads reach them.
 func (db *DB) mapWritten(keys []bucketKey) {
 	for len(keys) > 0 {
 		part := keys[:min(mapWrittenChunk, len(keys))]
