@@ -72,9 +72,10 @@ func (n *Node) LeaderChanges() uint64 {
 // applied a quarter of the log; it refused its votes to the voters its
 // stale configuration lacked, and the cluster elected no leader (the
 // robustness rig, seed 1795986580642779389). Nor the last index itself:
-// the leader's no-op, often last, never reaches a follower's state.
+// the leader's no-op, often last, never reaches a follower's state. (A
+// leader's last index is never below its commit index.)
 func (n *Node) JoinTarget() uint64 {
-	return n.catchUpTarget(max(n.raft.CommitIndex(), n.raft.LastIndex()))
+	return n.catchUpTarget(n.raft.LastIndex())
 }
 
 // catchUpTarget returns the index the state must reach to hold every

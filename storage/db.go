@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,7 +19,8 @@ type Options struct {
 	// Until the file outgrows it, bbolt never remaps the file: a remap
 	// waits for every read transaction (a snapshot being streamed) and
 	// unmaps every page, which the next reads fault in again, one minor
-	// fault each (see mapResident). Default 64 GiB (see mmapSizeFor).
+	// fault each (see mapResident). Default 64 GiB on Linux (see
+	// mmapSizeFor), 1 GiB elsewhere.
 	InitialMmapSize int
 	// Timeout bounds the wait for the file lock held by another process.
 	// Default 5s.
@@ -68,24 +68,9 @@ type Options struct {
 	fillHook func() // tests only: called between two chunks of the fill
 }
 
-// mmapSizeFor returns InitialMmapSize's default under an address-space
-// limit (RLIMIT_AS; 0: none): 64 GiB, or a quarter of the limit when that
-// is less, but at least 1 GiB, bbolt's own step. bbolt grew its mapping 1
-// GiB at a time: loading 10M sessions (a 9.3 GiB file) remapped it nine
-// times, and GET right after the load ran at 0.13x of GET over 100k keys.
-// A mapping is address space only, but a process under an address-space
-// limit (ulimit -v) could not make one of 64 GiB.
-func mmapSizeFor(limit uint64) int {
-	size := uint64(min(64<<30, math.MaxInt>>1+1))
-	if limit > 0 && limit/4 < size {
-		size = limit / 4
-	}
-	return int(max(size, 1<<30))
-}
-
 func (o Options) withDefaults() Options {
 	if o.InitialMmapSize == 0 {
-		o.InitialMmapSize = mmapSizeFor(addressSpaceLimit())
+		o.InitialMmapSize = defaultMmapSize()
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
