@@ -25,6 +25,8 @@ type fsm struct {
 	// TrailingLogs count alone); raft is set once Raft has started.
 	tail *logTail
 	raft atomic.Pointer[raft.Raft]
+	// recent keeps the last entries' responses for Settle (settle.go).
+	recent *recentResults
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -69,6 +71,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 			continue
 		}
 		out[i] = applied.Results[i]
+	}
+	if f.recent != nil {
+		f.recent.put(logs, out)
 	}
 	return out
 }

@@ -165,7 +165,8 @@ type Node struct {
 	logger hclog.Logger
 
 	logStore  raft.LogStore
-	bolt      closer // the on-disk log store; nil when LogStore is overridden
+	recent    recentResults // settle.go
+	bolt      closer        // the on-disk log store; nil when LogStore is overridden
 	rounds    rounds
 	transport raft.Transport
 	ownsTrans bool
@@ -241,7 +242,7 @@ func (n *Node) start() error {
 	}
 	rc := n.cfg.raftConfig()
 	rc.NotifyCh = n.notifyCh
-	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied, onApplyTime: n.cfg.OnApplyBatch}
+	f := &fsm{db: n.db, logger: n.logger.Named("fsm"), onApplied: n.onApplied, onApplyTime: n.cfg.OnApplyBatch, recent: &n.recent}
 	if n.cfg.TrailingLogBytes > 0 {
 		f.tail = newLogTail(n.cfg.TrailingLogBytes, rc.TrailingLogs)
 	}

@@ -88,7 +88,8 @@ func testIsolatedLeader(t *testing.T, size int) {
 	c.isolate(old)
 	// The isolated leader cannot commit: the write fails, and it stops
 	// serving linearizable reads.
-	_, err := c.nodes[old].Apply(ctx, incrEntry("lost"))
+	lost := c.nodes[old].Propose(ctx, incrEntry("lost"))
+	_, err := lost.Wait()
 	if err == nil {
 		t.Fatal("an isolated leader acknowledged a write")
 	}
@@ -119,6 +120,12 @@ func testIsolatedLeader(t *testing.T, size int) {
 	c.converge(t, nl)
 	if v := readKey(t, c.dbs[old], "lost"); v != "" {
 		t.Fatalf("the unacknowledged write from the isolated leader survived: %q", v)
+	}
+	// Settle, on the old leader, finds that it was not applied: it may go again.
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if _, applied, serr := c.nodes[old].Settle(sctx, lost, err); applied || serr != nil {
+		t.Fatalf("the dropped write settled as applied %v, %v", applied, serr)
 	}
 	if v := readKey(t, c.dbs[old], "after"); v != "10" {
 		t.Fatalf("old leader after healing: after = %q, want 10", v)

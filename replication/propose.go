@@ -26,6 +26,9 @@ type Proposal struct {
 	ferr    error
 	grouped bool
 	part    int
+	// entry is the Raft log entry's data (the group's, for a grouped
+	// proposal), kept so that Settle can recognise it in the log.
+	entry []byte
 }
 
 // rounds is group commit (Config.GroupCommit): while one round of
@@ -53,7 +56,7 @@ func (n *Node) Propose(ctx context.Context, data []byte) *Proposal {
 		}
 	}
 	if !n.cfg.GroupCommit {
-		return &Proposal{f: n.raft.Apply(data, n.cfg.LeaderWait)}
+		return &Proposal{f: n.raft.Apply(data, n.cfg.LeaderWait), entry: data}
 	}
 	p := &Proposal{data: data, done: make(chan struct{})}
 	n.rounds.mu.Lock()
@@ -87,15 +90,16 @@ func (n *Node) startRound(ps []*Proposal) {
 		}
 		group := ps[i:j]
 		if len(group) == 1 {
-			group[0].f = n.raft.Apply(group[0].data, n.cfg.LeaderWait)
+			group[0].f, group[0].entry = n.raft.Apply(group[0].data, n.cfg.LeaderWait), group[0].data
 		} else {
 			parts := make([][]byte, len(group))
 			for k, p := range group {
 				parts[k] = p.data
 			}
-			f := n.raft.Apply(storage.EncodeGroup(parts), n.cfg.LeaderWait)
+			entry := storage.EncodeGroup(parts)
+			f := n.raft.Apply(entry, n.cfg.LeaderWait)
 			for k, p := range group {
-				p.f, p.grouped, p.part = f, true, k
+				p.f, p.grouped, p.part, p.entry = f, true, k, entry
 			}
 		}
 		for _, p := range group {
@@ -140,16 +144,21 @@ func (p *Proposal) Wait() ([]storage.Result, error) {
 	if err != nil {
 		return nil, mapRaftError(err)
 	}
+	return p.results(p.f.Response())
+}
+
+// results picks the proposal's results out of its entry's FSM response.
+func (p *Proposal) results(resp any) ([]storage.Result, error) {
 	if p.grouped {
-		parts, ok := p.f.Response().([][]storage.Result)
+		parts, ok := resp.([][]storage.Result)
 		if !ok || p.part >= len(parts) {
-			return nil, fmt.Errorf("replication: unexpected FSM response %T to a group", p.f.Response())
+			return nil, fmt.Errorf("replication: unexpected FSM response %T to a group", resp)
 		}
 		return parts[p.part], nil
 	}
-	res, ok := p.f.Response().([]storage.Result)
+	res, ok := resp.([]storage.Result)
 	if !ok {
-		return nil, fmt.Errorf("replication: unexpected FSM response %T", p.f.Response())
+		return nil, fmt.Errorf("replication: unexpected FSM response %T", resp)
 	}
 	return res, nil
 }

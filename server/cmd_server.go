@@ -147,6 +147,7 @@ func (s *Server) infoSection(sec string) [][2]string {
 	case "stats":
 		st := &s.stats
 		total := st.commands.Load()
+		applied, resent, unknown := s.metrics.settled()
 		return [][2]string{
 			{"total_connections_received", i64s(st.connections.Load())},
 			{"total_commands_processed", i64s(total)},
@@ -158,6 +159,9 @@ func (s *Server) infoSection(sec string) [][2]string {
 			{"keyspace_misses", i64s(st.misses.Load())},
 			{"keepkv_apply_panics", i64s(s.db.ApplyPanics())},
 			{"keepkv_iterations_cancelled", i64s(st.iterationsCancelled.Load())},
+			{"keepkv_settled_applied", u64s(applied)},
+			{"keepkv_settled_resent", u64s(resent)},
+			{"keepkv_settled_unknown", u64s(unknown)},
 		}
 	case "replication":
 		return s.infoReplication()

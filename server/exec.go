@@ -116,12 +116,16 @@ func (p *pipeline) run(args [][]byte) {
 	}
 	s, st := p.s, p.st
 	s.stats.commands.Add(1)
-	if st.internal && eq(args[0], "fwd") {
+	if st.internal && (eq(args[0], "fwd") || eq(args[0], "fwdentry")) {
 		if !st.authed {
 			p.immediate("NOAUTH Authentication required.")
 			return
 		}
-		p.runForwarded(args)
+		if eq(args[0], "fwd") {
+			p.runForwarded(args)
+		} else {
+			p.runEntry(args)
+		}
 		return
 	}
 	cmd := s.table.lookup(args[0])
@@ -266,7 +270,8 @@ func (p *pipeline) flushWrites() {
 	p.writes = nil
 	type chunk struct {
 		prop  *replication.Proposal
-		first int // index in writes of the chunk's first command
+		entry []byte // the proposal's entry, for settle
+		first int    // index in writes of the chunk's first command
 		n     int
 	}
 	var chunks []chunk
@@ -291,11 +296,15 @@ func (p *pipeline) flushWrites() {
 		if len(e.Cmds) == 0 {
 			continue
 		}
-		chunks = append(chunks, chunk{prop: p.s.node.Propose(context.Background(), e.Encode()), first: start, n: i - start})
+		data := e.Encode()
+		chunks = append(chunks, chunk{prop: p.s.node.Propose(context.Background(), data), entry: data, first: start, n: i - start})
 	}
 	next := 0
 	for _, ch := range chunks {
 		res, err := ch.prop.Wait()
+		if err != nil && p.fwdOrigin == nil { // a forwarded write's follower settles it
+			res, err = p.s.settle(ch.prop, err, ch.entry)
+		}
 		done := p.now()
 		if err == nil {
 			p.s.metrics.proposed(done.Sub(proposed))

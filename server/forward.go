@@ -116,6 +116,17 @@ func (f *forwarder) close() {
 
 // do sends cmds as one pipeline and returns one raw reply per command.
 func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, origin []byte, user string, rids [][]byte, cmds [][][]byte) ([][]byte, error) {
+	dbArg, protoArg, userArg := []byte(strconv.Itoa(int(db))), []byte(strconv.Itoa(proto)), []byte(user)
+	return f.exchange(ctx, addr, len(cmds), func(w *bufio.Writer) {
+		for i, args := range cmds {
+			writeArray(w, [][]byte{[]byte("FWD"), dbArg, protoArg, origin, rids[i], userArg}, args)
+		}
+	})
+}
+
+// exchange writes a pipeline to addr over a pooled connection and reads
+// its n raw replies.
+func (f *forwarder) exchange(ctx context.Context, addr string, n int, write func(*bufio.Writer)) ([][]byte, error) {
 	c, err := f.get(addr)
 	if err != nil {
 		return nil, err
@@ -125,17 +136,14 @@ func (f *forwarder) do(ctx context.Context, addr string, db uint8, proto int, or
 		deadline = d
 	}
 	c.c.SetDeadline(deadline)
-	dbArg, protoArg, userArg := []byte(strconv.Itoa(int(db))), []byte(strconv.Itoa(proto)), []byte(user)
-	for i, args := range cmds {
-		writeArray(c.w, [][]byte{[]byte("FWD"), dbArg, protoArg, origin, rids[i], userArg}, args)
-	}
+	write(c.w)
 	if err := c.w.Flush(); err != nil {
 		c.c.Close()
 		f.drop(addr)
 		return nil, err
 	}
-	out := make([][]byte, len(cmds))
-	for i := range cmds {
+	out := make([][]byte, n)
+	for i := range out {
 		if out[i], err = readReply(c.r, nil); err != nil {
 			c.c.Close()
 			f.drop(addr)

@@ -46,6 +46,9 @@ type nodeMetrics struct {
 	httpClients atomic.Int64
 	// forwarded counts commands this follower sent to the leader.
 	forwarded atomic.Uint64
+	// settled counts local entries whose leadership ended under them, by
+	// what settle found: applied, resent, unknown (settle.go).
+	settledApplied, settledResent, settledUnknown atomic.Uint64
 	// applyErrors counts applied commands whose result was an error.
 	applyErrors atomic.Uint64
 
@@ -127,6 +130,29 @@ func (m *nodeMetrics) proposed(d time.Duration) {
 	if m != nil {
 		m.propose.Observe(d.Seconds())
 	}
+}
+
+// settledN counts an entry settle settled (or could not).
+func (m *nodeMetrics) settledN(outcome string) {
+	if m == nil {
+		return
+	}
+	switch outcome {
+	case "applied":
+		m.settledApplied.Add(1)
+	case "resent":
+		m.settledResent.Add(1)
+	default:
+		m.settledUnknown.Add(1)
+	}
+}
+
+// settled returns settleN's counts.
+func (m *nodeMetrics) settled() (applied, resent, unknown uint64) {
+	if m == nil {
+		return 0, 0, 0
+	}
+	return m.settledApplied.Load(), m.settledResent.Load(), m.settledUnknown.Load()
 }
 
 // forwardedN counts commands sent to the leader.
@@ -284,6 +310,7 @@ var (
 	dLastContact    = desc("keepkv_raft_last_contact_seconds", "Time since this follower last heard from the leader.")
 	dLeaderChanges  = desc("keepkv_raft_leader_changes_total", "Leader changes this node observed (to another node, or to none).")
 	dForwarded      = desc("keepkv_forwarded_commands_total", "Commands this node forwarded to the leader.")
+	dSettled        = desc("keepkv_settled_entries_total", "Entries of this node's clients whose leadership ended before they were answered, by what became of them: applied (found in the log), resent (never committed, proposed again), unknown (the client heard TRYAGAIN).", "outcome")
 	dApplyErrors    = desc("keepkv_apply_errors_total", "Applied commands whose result was an error (WRONGTYPE, overflow, a script error…).")
 	dApplyPanics    = desc("keepkv_apply_panics_total", "Commands that panicked in apply and were rolled back.")
 	dPending        = desc("keepkv_checkpoint_backlog_bytes", "Bytes of applied changes waiting for a checkpoint.")
@@ -312,7 +339,7 @@ var (
 	dAppliedCmds    = desc("keepkv_applied_commands_total", "Commands applied to the state (a pipeline's writes, an EXEC, a script's entry hold several).")
 	dFsyncs         = desc("keepkv_fsyncs_total", "fdatasyncs by file, counted per commit: the Raft log (raft-boltdb: 2 per append, raft-wal: 1) and the state file (2 per checkpoint).", "file")
 	nodeCollectorDs = []*prometheus.Desc{dInfo, dCommitIndex, dAppliedIndex, dLastIndex, dFirstIndex, dTrailingLogs, dDurableIndex, dTerm, dLeader, dHasLeader,
-		dMembers, dLastContact, dLeaderChanges, dForwarded, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dPrefetched, dStateFile,
+		dMembers, dLastContact, dLeaderChanges, dForwarded, dSettled, dApplyErrors, dApplyPanics, dPending, dBacklogWaits, dPrefetched, dStateFile,
 		dStateUsed, dGarbage, dKeys, dExpiring, dKeysByType, dExpired, dExpiryBacklog, dExpiryWheel, dExpiryPaced, dClients, dBlocked,
 		dConnections, dRejected, dHits, dMisses, dIterCancelled, dLogAppends, dLogEntries, dAppliedEntries, dAppliedCmds, dFsyncs}
 )
@@ -340,6 +367,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dInfo, 1, KeepkvVersion, Version)
 	m := s.metrics
 	counter(dForwarded, float64(m.forwarded.Load()))
+	counter(dSettled, float64(m.settledApplied.Load()), "applied")
+	counter(dSettled, float64(m.settledResent.Load()), "resent")
+	counter(dSettled, float64(m.settledUnknown.Load()), "unknown")
 	counter(dApplyErrors, float64(m.applyErrors.Load()))
 	wp := m.writePath()
 	counter(dLogAppends, float64(wp.logAppends))

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -220,4 +221,43 @@ func (d *decoder) result(depth int) Result {
 	}
 	d.fail("result kind")
 	return Result{}
+}
+
+// EncodeResults is the wire form of one entry's results, for a write a
+// node sends again to the leader after its own leadership ended before the
+// write was settled (server/settle.go): each result as the request table
+// stores it, but never cut for size.
+func EncodeResults(res []Result) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(res)))
+	for _, r := range res {
+		b = appendBytes(b, encodeResult(nil, r))
+	}
+	return b
+}
+
+// DecodeResults reverses EncodeResults. A result that could not be encoded
+// (a value without a wire form) comes back as the request table's "applied,
+// reply not kept" error.
+func DecodeResults(b []byte) ([]Result, error) {
+	d := decoder{b: b}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return nil, fmt.Errorf("%w: bad result count", ErrBadEntry)
+	}
+	res := make([]Result, 0, n)
+	for range n {
+		enc := d.bytes()
+		if d.err != nil {
+			return nil, d.err
+		}
+		r, ok := decodeResult(enc)
+		if !ok {
+			r = errResult(errReplyTooLarge)
+		}
+		res = append(res, r)
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: bad results", ErrBadEntry)
+	}
+	return res, nil
 }

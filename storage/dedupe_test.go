@@ -138,3 +138,27 @@ func TestStoredResultsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestResultsWireForm: an entry's results survive EncodeResults and
+// DecodeResults in order; a value without a wire form comes back as the
+// "reply not kept" error, and truncated or padded input is refused.
+func TestResultsWireForm(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 3*maxStoredResult) // the table would not keep it; the wire does
+	in := []Result{okResult(), intResult(42), bulkResult(big), errResult(ErrNotInteger), {Kind: ResultValue, Value: struct{}{}}}
+	b := EncodeResults(in)
+	got, err := DecodeResults(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) || got[0].Kind != ResultOK || got[1].Int != 42 || !bytes.Equal(got[2].Bytes, big) || !errors.Is(got[3].Err, ErrNotInteger) {
+		t.Fatalf("round trip: %+v", got[:4])
+	}
+	if got[4].Kind != ResultErr || got[4].Err != errReplyTooLarge {
+		t.Fatalf("a value without a wire form became %+v", got[4])
+	}
+	for _, bad := range [][]byte{nil, b[:len(b)-1], append(b, 0), {0xff, 0xff, 0xff, 0xff, 0x0f}} {
+		if _, err := DecodeResults(bad); err == nil {
+			t.Fatalf("%q decoded", bad)
+		}
+	}
+}
