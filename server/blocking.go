@@ -411,7 +411,7 @@ func (x *execCtx) tryHere(bc blockCall) tryResult {
 	pop := bc.pop
 	pop.DB = x.st.db
 	e := storage.Entry{Now: replication.Now(), Cmds: []storage.Cmd{pop}}
-	res, err := x.s.node.Propose(context.Background(), e.Encode()).Wait()
+	res, err := x.s.proposeSettled(context.Background(), e.Encode())
 	switch {
 	case err != nil:
 		return tryResult{write: func() { x.w.Error(clusterError(err)) }}

@@ -40,7 +40,7 @@ func (x *execCtx) setReplicatedConfig(args [][]byte, name, value string) string 
 		return ""
 	}
 	e := storage.Entry{Now: replication.Now(), Cmds: []storage.Cmd{{Op: storage.OpConfigSet, Keys: [][]byte{[]byte(name)}, Vals: [][]byte{[]byte(value)}}}}
-	res, err := x.s.node.Propose(context.Background(), e.Encode()).Wait()
+	res, err := x.s.proposeSettled(context.Background(), e.Encode())
 	switch {
 	case err != nil:
 		return clusterError(err)

@@ -24,6 +24,17 @@ import (
 // when neither works within --leader-wait does the client hear the
 // TRYAGAIN it would have heard before.
 
+// proposeSettled proposes one entry for a local client and waits for its
+// results, settling it if this node's leadership ends under it.
+func (s *Server) proposeSettled(ctx context.Context, entry []byte) ([]storage.Result, error) {
+	prop := s.node.Propose(ctx, entry)
+	res, err := prop.Wait()
+	if err != nil {
+		return s.settle(prop, err, entry)
+	}
+	return res, nil
+}
+
 // settle answers a local client's write whose proposal failed with werr.
 func (s *Server) settle(prop *replication.Proposal, werr error, entry []byte) ([]storage.Result, error) {
 	if !errors.Is(werr, replication.ErrUnknownOutcome) && !errors.Is(werr, replication.ErrNotLeader) {
