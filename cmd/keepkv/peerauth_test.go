@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,9 +172,11 @@ func TestClusterSecretRefusesStrangers(t *testing.T) {
 		t.Fatalf("the documented handshake with the right secret: %v", err)
 	}
 	fmt.Fprint(good, fwdSet("peerauth:handshake", "ok"))
-	if line, _ := bufio.NewReader(good).ReadString('\n'); line != "+OK\r\n" {
+	gr := bufio.NewReader(good)
+	if line, _ := gr.ReadString('\n'); line != "+OK\r\n" {
 		t.Fatalf("FWD after a good handshake: %q", line)
 	}
+	checkFwdEntry(t, good, gr)
 	good.Close()
 	waitConverged(t, nodes, leader)
 	before := clusterState(t, nodes)
@@ -448,5 +451,50 @@ func TestClusterSecretRotationMixedPhases(t *testing.T) {
 	// The new node's log shows no refusal: every link authenticated.
 	if n := countLines(n.dir+".log", "refused a peer connection"); n != 0 {
 		t.Fatalf("n3 refused %d peer connections during the rotation", n)
+	}
+}
+
+// checkFwdEntry sends FWDENTRY (a write a former leader settles, see
+// server/settle.go) on an authenticated peer connection: a malformed entry
+// and one without request ids are refused; a well-formed one applies, and
+// sent again with the same request id it answers the same result without
+// applying twice.
+func checkFwdEntry(t *testing.T, c net.Conn, r *bufio.Reader) {
+	t.Helper()
+	send := func(entry []byte) string {
+		fmt.Fprintf(c, "*2\r\n$8\r\nFWDENTRY\r\n$%d\r\n%s\r\n", len(entry), entry)
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("FWDENTRY: %v", err)
+		}
+		if line[0] != '$' {
+			return line
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		body := make([]byte, n+2)
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatal(err)
+		}
+		return "$" + string(body[:n])
+	}
+	if got := send([]byte("garbage")); got != "-ERR malformed FWDENTRY\r\n" {
+		t.Fatalf("a malformed FWDENTRY: %q", got)
+	}
+	incr := storage.Cmd{Op: storage.OpIncrBy, Keys: [][]byte{[]byte("peerauth:settled")}, Int: 1}
+	bare := storage.Entry{Now: time.Now().UnixMilli(), Cmds: []storage.Cmd{incr}}
+	if got := send(bare.Encode()); got != "-ERR malformed FWDENTRY\r\n" {
+		t.Fatalf("FWDENTRY without request ids: %q", got)
+	}
+	withID := bare
+	withID.Reqs = [][]byte{[]byte("peerauth/settle/1")}
+	for i := range 2 {
+		got := send(withID.Encode())
+		if got[0] != '$' {
+			t.Fatalf("FWDENTRY %d: %q", i, got)
+		}
+		res, err := storage.DecodeResults([]byte(got[1:]))
+		if err != nil || len(res) != 1 || res[0].Int != 1 {
+			t.Fatalf("FWDENTRY %d answered %+v, %v; want INCRBY's 1 both times", i, res, err)
+		}
 	}
 }
