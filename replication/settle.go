@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/keepkv/keepkv/storage"
@@ -71,9 +72,9 @@ func (n *Node) Settle(ctx context.Context, p *Proposal, werr error) (res []stora
 	if idx == 0 {
 		return nil, false, nil // refused before it was appended (a leadership transfer)
 	}
-	// Once the node has applied idx, the entry at idx is committed for
+	// Once Raft has applied idx here, the entry at idx is committed for
 	// good: the write was applied if and only if it is that entry.
-	if err := n.WaitApplied(ctx, idx); err != nil {
+	if err := n.waitCommitted(ctx, idx); err != nil {
 		return nil, false, ErrUnknownOutcome
 	}
 	var l raft.Log
@@ -85,6 +86,11 @@ func (n *Node) Settle(ctx context.Context, p *Proposal, werr error) (res []stora
 	if l.Type != raft.LogCommand || !bytes.Equal(l.Data, p.entry) {
 		return nil, false, nil
 	}
+	// Raft hands commands to the state machine before it counts them
+	// applied; the results are in the ring once the state has them.
+	if err := n.WaitApplied(ctx, idx); err != nil {
+		return nil, false, ErrUnknownOutcome
+	}
 	resp, ok := n.recent.get(idx)
 	if !ok {
 		return nil, false, ErrUnknownOutcome
@@ -94,4 +100,24 @@ func (n *Node) Settle(ctx context.Context, p *Proposal, werr error) (res []stora
 		return nil, false, err
 	}
 	return res, true, nil
+}
+
+// waitCommitted returns once Raft's applied index here reaches idx. Unlike
+// the state's applied index (WaitApplied), it counts the entries the state
+// machine never sees — above all the no-op a new leader appends first,
+// which is what lands at a dropped write's index when nothing else is
+// written — so it is polled: Raft tells nobody when it moves.
+func (n *Node) waitCommitted(ctx context.Context, idx uint64) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for n.raft.AppliedIndex() < idx {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.stopCh:
+			return ErrClosed
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -48,4 +49,78 @@ func TestSettleFindsAppliedWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSettleOnAnIdleCluster: an isolated leader's write, and then no other
+// write anywhere. The next leader's first entry — a no-op the state
+// machine never sees — lands at the write's index, and Settle learns from
+// it that the write was dropped, without waiting for some later write.
+func TestSettleOnAnIdleCluster(t *testing.T) {
+	c := newMemCluster(t, 3)
+	old := c.leader(t)
+	ctx := context.Background()
+	if _, err := c.nodes[old].Apply(ctx, incrEntry("warm")); err != nil {
+		t.Fatal(err)
+	}
+	c.isolate(old)
+	lost := c.nodes[old].Propose(ctx, incrEntry("lost"))
+	_, werr := lost.Wait()
+	if !errors.Is(werr, ErrUnknownOutcome) {
+		t.Fatalf("the isolated leader's write: %v, want ErrUnknownOutcome", werr)
+	}
+	// The other two elect a leader (whose no-op takes the write's index)
+	// before the old one is back; nothing else is written.
+	var others []int
+	for i := range c.nodes {
+		if i != old {
+			others = append(others, i)
+		}
+	}
+	c.leaderAmong(t, others...)
+	c.heal()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, applied, err := c.nodes[old].Settle(sctx, lost, werr)
+	if err != nil || applied {
+		t.Fatalf("settled as applied %v, %v; want not applied", applied, err)
+	}
+	if v := readKey(t, c.dbs[old], "lost"); v != "" {
+		t.Fatalf("the dropped write is in the old leader's state: %q", v)
+	}
+}
+
+// TestSettleVerdictMatchesState: the isolated leader's write, and the node
+// back at once. Often it is elected again (its log is the longest) and the
+// write commits in its new term with no future left to tell; otherwise
+// another node's entry takes the index. Either way Settle's verdict, and
+// the result it returns, agree with the state.
+func TestSettleVerdictMatchesState(t *testing.T) {
+	c := newMemCluster(t, 3)
+	old := c.leader(t)
+	ctx := context.Background()
+	if _, err := c.nodes[old].Apply(ctx, incrEntry("warm")); err != nil {
+		t.Fatal(err)
+	}
+	c.isolate(old)
+	lost := c.nodes[old].Propose(ctx, incrEntry("kept"))
+	_, werr := lost.Wait()
+	if !errors.Is(werr, ErrUnknownOutcome) {
+		t.Fatalf("the isolated leader's write: %v, want ErrUnknownOutcome", werr)
+	}
+	c.heal()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, applied, err := c.nodes[old].Settle(sctx, lost, werr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whoever won, the state agrees with the verdict.
+	v := readKey(t, c.dbs[old], "kept")
+	switch {
+	case applied && (v != "1" || res[0].Int != 1):
+		t.Fatalf("settled as applied with %+v, but the key is %q", res, v)
+	case !applied && v != "":
+		t.Fatalf("settled as dropped, but the key is %q", v)
+	}
+	t.Logf("settled as applied: %v", applied)
 }
