@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/keepkv/keepkv/storage"
 )
 
 // TestSettleFindsAppliedWrites: Settle recognises a committed proposal in
@@ -51,37 +53,43 @@ func TestSettleFindsAppliedWrites(t *testing.T) {
 	}
 }
 
+// isolatedWrite starts a 3-node cluster, cuts its leader off and has it
+// propose INCR key, which fails with ErrUnknownOutcome when the leader
+// steps down. It returns the cluster, the old leader and the proposal.
+func isolatedWrite(t *testing.T, key string) (*memCluster, int, *Proposal, error) {
+	t.Helper()
+	c := newMemCluster(t, 3)
+	old := c.leader(t)
+	if _, err := c.nodes[old].Apply(context.Background(), incrEntry("warm")); err != nil {
+		t.Fatal(err)
+	}
+	c.isolate(old)
+	p := c.nodes[old].Propose(context.Background(), incrEntry(key))
+	_, werr := p.Wait()
+	if !errors.Is(werr, ErrUnknownOutcome) {
+		t.Fatalf("the isolated leader's write: %v, want ErrUnknownOutcome", werr)
+	}
+	return c, old, p, werr
+}
+
+// settleWithin settles p on node i within 5 s.
+func (c *memCluster) settleWithin(i int, p *Proposal, werr error) ([]storage.Result, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.nodes[i].Settle(ctx, p, werr)
+}
+
 // TestSettleOnAnIdleCluster: an isolated leader's write, and then no other
 // write anywhere. The next leader's first entry — a no-op the state
 // machine never sees — lands at the write's index, and Settle learns from
 // it that the write was dropped, without waiting for some later write.
 func TestSettleOnAnIdleCluster(t *testing.T) {
-	c := newMemCluster(t, 3)
-	old := c.leader(t)
-	ctx := context.Background()
-	if _, err := c.nodes[old].Apply(ctx, incrEntry("warm")); err != nil {
-		t.Fatal(err)
-	}
-	c.isolate(old)
-	lost := c.nodes[old].Propose(ctx, incrEntry("lost"))
-	_, werr := lost.Wait()
-	if !errors.Is(werr, ErrUnknownOutcome) {
-		t.Fatalf("the isolated leader's write: %v, want ErrUnknownOutcome", werr)
-	}
+	c, old, lost, werr := isolatedWrite(t, "lost")
 	// The other two elect a leader (whose no-op takes the write's index)
 	// before the old one is back; nothing else is written.
-	var others []int
-	for i := range c.nodes {
-		if i != old {
-			others = append(others, i)
-		}
-	}
-	c.leaderAmong(t, others...)
+	c.leaderAmong(t, (old+1)%3, (old+2)%3)
 	c.heal()
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_, applied, err := c.nodes[old].Settle(sctx, lost, werr)
-	if err != nil || applied {
+	if _, applied, err := c.settleWithin(old, lost, werr); err != nil || applied {
 		t.Fatalf("settled as applied %v, %v; want not applied", applied, err)
 	}
 	if v := readKey(t, c.dbs[old], "lost"); v != "" {
@@ -95,26 +103,12 @@ func TestSettleOnAnIdleCluster(t *testing.T) {
 // another node's entry takes the index. Either way Settle's verdict, and
 // the result it returns, agree with the state.
 func TestSettleVerdictMatchesState(t *testing.T) {
-	c := newMemCluster(t, 3)
-	old := c.leader(t)
-	ctx := context.Background()
-	if _, err := c.nodes[old].Apply(ctx, incrEntry("warm")); err != nil {
-		t.Fatal(err)
-	}
-	c.isolate(old)
-	lost := c.nodes[old].Propose(ctx, incrEntry("kept"))
-	_, werr := lost.Wait()
-	if !errors.Is(werr, ErrUnknownOutcome) {
-		t.Fatalf("the isolated leader's write: %v, want ErrUnknownOutcome", werr)
-	}
+	c, old, p, werr := isolatedWrite(t, "kept")
 	c.heal()
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	res, applied, err := c.nodes[old].Settle(sctx, lost, werr)
+	res, applied, err := c.settleWithin(old, p, werr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Whoever won, the state agrees with the verdict.
 	v := readKey(t, c.dbs[old], "kept")
 	switch {
 	case applied && (v != "1" || res[0].Int != 1):
