@@ -23,8 +23,11 @@ import (
 // be sent again).
 
 // recentSize is how many of the last applied entries keep their responses.
-// A write is settled within LeaderWait of its leader stepping down; this
-// many entries cover that many rounds of writes.
+// Settle looks a write up as soon as this node has applied it (later only
+// when an earlier write of the same pipeline was being settled first);
+// 4,096 entries are seconds of group-commit rounds at the rates measured
+// here (a few hundred log appends per second). An entry gone from the ring
+// settles as unknown.
 const recentSize = 4096
 
 // recentResults is a ring of the last applied entries' FSM responses, by
@@ -59,8 +62,9 @@ func (r *recentResults) get(idx uint64) (any, bool) {
 // otherwise (err nil) it was never appended, or the entry committed at its
 // index is another one, so it never will be applied and may be proposed
 // again. err is ErrUnknownOutcome when that could not be learnt before ctx
-// ended (no write moved the log past the proposal's index, or the entry
-// left the log or the ring first), or werr itself for any other failure.
+// ended (the committed log did not reach the proposal's index, or the
+// entry left the log or the ring first), or werr itself for any other
+// failure.
 func (n *Node) Settle(ctx context.Context, p *Proposal, werr error) (res []storage.Result, applied bool, err error) {
 	switch {
 	case errors.Is(werr, ErrNotLeader):
