@@ -52,7 +52,8 @@ func (s *Server) settle(prop *replication.Proposal, werr error, entry []byte) ([
 		return res, nil
 	}
 	e, err := storage.DecodeEntry(entry)
-	if err != nil {
+	if err != nil { // this node encoded it: not expected
+		s.metrics.settledN("unknown")
 		return nil, werr
 	}
 	e.Reqs = make([][]byte, len(e.Cmds))
