@@ -74,6 +74,16 @@ func ParseFloat(b []byte) (*big.Float, bool) {
 	if err != nil {
 		return nil, false
 	}
+	// strtold's range, which math/big does not have: past long double's
+	// largest value it returns HUGE_VALL, below half its smallest subnormal
+	// zero, both with ERANGE, and string2ld refuses both. Without this a
+	// value like 1e-202000000 parsed, and formatting the sum took minutes
+	// of apply (decimal digits by the hundred million).
+	if f.Sign() != 0 && !f.IsInf() {
+		if e := f.MantExp(nil); e > 16384 || e < -16445 {
+			return nil, false
+		}
+	}
 	return f, true
 }
 
