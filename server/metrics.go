@@ -367,9 +367,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dInfo, 1, KeepkvVersion, Version)
 	m := s.metrics
 	counter(dForwarded, float64(m.forwarded.Load()))
-	counter(dSettled, float64(m.settledApplied.Load()), "applied")
-	counter(dSettled, float64(m.settledResent.Load()), "resent")
-	counter(dSettled, float64(m.settledUnknown.Load()), "unknown")
+	applied, resent, unknown := m.settled()
+	counter(dSettled, float64(applied), "applied")
+	counter(dSettled, float64(resent), "resent")
+	counter(dSettled, float64(unknown), "unknown")
 	counter(dApplyErrors, float64(m.applyErrors.Load()))
 	wp := m.writePath()
 	counter(dLogAppends, float64(wp.logAppends))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keepkv/keepkv/replication"
@@ -126,20 +127,10 @@ func (p *pipeline) runEntry(args [][]byte) {
 	p.flushWrites()
 	p.flushForward()
 	p.flushReads()
-	var e storage.Entry
-	var err error
-	if len(args) == 2 {
-		e, err = storage.DecodeEntry(args[1])
-	}
-	if len(args) != 2 || err != nil || len(e.Cmds) == 0 || len(e.Reqs) != len(e.Cmds) {
+	e, ok := fwdEntry(args)
+	if !ok {
 		p.st.w.Error("ERR malformed FWDENTRY")
 		return
-	}
-	for _, r := range e.Reqs {
-		if len(r) == 0 {
-			p.st.w.Error("ERR malformed FWDENTRY")
-			return
-		}
 	}
 	if !p.s.node.IsLeader() {
 		p.st.w.Error(clusterError(replication.ErrNotLeader))
@@ -154,4 +145,17 @@ func (p *pipeline) runEntry(args [][]byte) {
 		return
 	}
 	p.st.w.Bulk(storage.EncodeResults(res))
+}
+
+// fwdEntry decodes FWDENTRY's argument: an entry of at least one command,
+// each with a request id.
+func fwdEntry(args [][]byte) (storage.Entry, bool) {
+	if len(args) != 2 {
+		return storage.Entry{}, false
+	}
+	e, err := storage.DecodeEntry(args[1])
+	if err != nil || len(e.Cmds) == 0 || len(e.Reqs) != len(e.Cmds) || slices.ContainsFunc(e.Reqs, func(r []byte) bool { return len(r) == 0 }) {
+		return storage.Entry{}, false
+	}
+	return e, true
 }
