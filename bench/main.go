@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -41,6 +42,7 @@ var (
 	flagKeepkv      = flag.String("keepkv-flags", "", "extra flags for every keepkv process, e.g. \"--pprof-addr 127.0.0.1:7701\" (with -skip-cluster or -scale: one process) to profile a run")
 	flagSkipCluster = flag.Bool("skip-cluster", false, "leave out the 3-node cluster")
 	flagRaftWAL     = flag.Bool("raft-wal", false, "add a node on the experimental hashicorp/raft-wal log store (--raft-log wal) beside the default raft-boltdb one")
+	flagProfile     = flag.Bool("profile", true, "matrix: profile the one-node keepkv (and the 3-node leader in its target cells) in one extra, uncounted run per cell, and report the CPU split by component beside the write path's counters (sets --pprof-addr at the node's port + 1000)")
 	flagTypes       = flag.Bool("types", true, "add redis-benchmark's data type tests (hset, sadd, spop, zadd, zpopmin, lpush, rpush, lpop, rpop, mset, lrange_100) and an EVALSHA of a small script, -P 1, -n/4 requests each")
 
 	flagScale     = flag.Bool("scale", false, "run the scale mode instead of the matrix")
@@ -62,9 +64,15 @@ func main() {
 	}
 }
 
+// pprofPortOffset places a profiled node's --pprof-addr above its RESP port.
+const pprofPortOffset = 1000
+
 func run(ctx context.Context) error {
 	if err := requireTools(); err != nil {
 		return err
+	}
+	if *flagProfile && !*flagScale && !*flagHTTP && strings.Contains(*flagKeepkv, "pprof-addr") {
+		return fmt.Errorf("-profile sets each node's --pprof-addr itself: pass -profile=false to set it in -keepkv-flags")
 	}
 	work := *flagWork
 	if work == "" {

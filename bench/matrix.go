@@ -42,8 +42,13 @@ const smallSetScript = "return redis.call('SET', KEYS[1], ARGV[1])"
 // with Redis without persistence).
 var typeWrites = []string{"hset", "sadd", "spop", "zadd", "zpopmin", "lpush", "rpush", "lpop", "rpop", "mset"}
 
-// sample is one redis-benchmark result.
-type sample struct{ rps, p50, p99 float64 }
+// sample is one redis-benchmark result: the cell's test's throughput and
+// latencies, and how many tests the run held (a test that reads first
+// runs one that fills its keys).
+type sample struct {
+	rps, p50, p99 float64
+	tests         int
+}
 
 // system is one store under test; nodes[0] is the one benchmarked.
 type system struct {
@@ -128,9 +133,16 @@ func runMatrix(ctx context.Context, bin, work string) error {
 	}
 
 	cells := matrixCells()
-	results := make([][][]sample, len(cells)) // cell → system → repetitions
+	results := make([][][]sample, len(cells))        // cell → system → repetitions
+	evidence := make([][]*writeCounters, len(cells)) // cell → system (keepkv's only)
 	for ci, c := range cells {
 		results[ci] = make([][]sample, len(systems))
+		evidence[ci] = make([]*writeCounters, len(systems))
+		for si, s := range systems {
+			if strings.HasPrefix(s.name, "keepkv") {
+				evidence[ci][si] = &writeCounters{}
+			}
+		}
 		for rep := range *flagReps {
 			for si, s := range systems {
 				if ctx.Err() != nil {
@@ -141,24 +153,43 @@ func runMatrix(ctx context.Context, bin, work string) error {
 						return fmt.Errorf("%s: %w", s.name, err)
 					}
 				}
-				stopScan := func() {}
-				if c.scanLoop {
+				var before writeCounters
+				if evidence[ci][si] != nil {
 					var err error
-					if stopScan, err = scanLoop(ctx, s.nodes[0].port); err != nil {
-						return fmt.Errorf("%s, %s: %w", s.name, c, err)
+					if before, err = readCounters(ctx, s); err != nil {
+						return err
 					}
 				}
-				r, err := redisBenchmark(ctx, s.nodes[0].port, c, c.cmd...)
-				stopScan()
+				r, err := runCell(ctx, s.nodes[0].port, c)
 				if err != nil {
 					return fmt.Errorf("%s, %s: %w", s.name, c, err)
+				}
+				if evidence[ci][si] != nil {
+					after, err := readCounters(ctx, s)
+					if err != nil {
+						return err
+					}
+					evidence[ci][si].add(before, after, c.n*r.tests)
 				}
 				results[ci][si] = append(results[ci][si], r)
 				fmt.Fprintf(os.Stderr, "%-28s rep %d %-16s %10.0f req/s p50 %.3f p99 %.3f ms\n", c, rep+1, s.name, r.rps, r.p50, r.p99)
 			}
 		}
+		for si, s := range systems {
+			if !*flagProfile || !profiled(s, c) {
+				continue
+			}
+			expect := time.Duration(float64(c.n) / median(results[ci][si]).rps * float64(time.Second))
+			r, split, samples, err := profileRun(ctx, s.nodes[0], c, expect)
+			if err != nil {
+				return fmt.Errorf("%s, %s, profiled: %w", s.name, c, err)
+			}
+			e := evidence[ci][si]
+			e.profiled, e.split, e.profileSamples, e.profileRPS = true, split, samples, r.rps
+			fmt.Fprintf(os.Stderr, "%-28s profile %-16s %10.0f req/s, %d samples\n", c, s.name, r.rps, samples)
+		}
 	}
-	rep := report{systems: systems, cells: cells}
+	rep := report{systems: systems, cells: cells, evidence: evidence}
 	for ci := range cells {
 		row := make([]sample, len(systems))
 		for si := range systems {
@@ -179,6 +210,33 @@ func runMatrix(ctx context.Context, bin, work string) error {
 	return nil
 }
 
+// runCell runs one redis-benchmark of cell c against the server on port,
+// with the cell's SCAN loop beside it if it has one.
+func runCell(ctx context.Context, port int, c cell) (sample, error) {
+	stopScan := func() {}
+	if c.scanLoop {
+		var err error
+		if stopScan, err = scanLoop(ctx, port); err != nil {
+			return sample{}, err
+		}
+	}
+	defer stopScan()
+	return redisBenchmark(ctx, port, c, c.cmd...)
+}
+
+// profiled says whether the matrix profiles system s in cell c: the
+// one-node system in every cell, the 3-node leader in the cells with a
+// 3-node target.
+func profiled(s system, c cell) bool {
+	switch s.name {
+	case "keepkv 1 node":
+		return true
+	case "keepkv 3 nodes":
+		return c.test == "set" && c.c > 1 && !c.types && !c.scanLoop
+	}
+	return false
+}
+
 // redisBenchmark runs one redis-benchmark invocation and parses its CSV.
 func redisBenchmark(ctx context.Context, port int, c cell, extra ...string) (sample, error) {
 	args := []string{"-p", strconv.Itoa(port), "-c", strconv.Itoa(c.c), "-n", strconv.Itoa(c.n),
@@ -194,7 +252,7 @@ func redisBenchmark(ctx context.Context, port int, c cell, extra ...string) (sam
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("redis-benchmark %s: %v: %s", strings.Join(args, " "), err, errb.String())
 	}
-	return parseCSV(out.Bytes())
+	return parseCSV(out.Bytes(), c.test)
 }
 
 // scanLoop starts a redis-benchmark client that sends SCAN 0 over and
@@ -224,20 +282,30 @@ func redisCLI(ctx context.Context, port int, args ...string) error {
 func sha1hex(s string) string { return fmt.Sprintf("%x", sha1.Sum([]byte(s))) }
 
 // parseCSV reads redis-benchmark's --csv output (a header row, then one
-// row per test) by column name.
-func parseCSV(b []byte) (sample, error) {
+// row per test it ran) by column name. Some tests run another first to
+// fill the keys they read (lrange_100 runs "LPUSH (needed to benchmark
+// LRANGE)" before "LRANGE_100 (first 100 elements)"): the row reported is
+// the one named for test, else the last.
+func parseCSV(b []byte, test string) (sample, error) {
 	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
 	if err != nil || len(rows) < 2 {
 		return sample{}, fmt.Errorf("unexpected redis-benchmark output %q", b)
 	}
+	row := rows[len(rows)-1]
+	for _, r := range rows[1:] {
+		if len(r) > 0 && strings.HasPrefix(r[0], strings.ToUpper(test)) {
+			row = r
+			break
+		}
+	}
 	col := func(name string) (float64, error) {
 		i := slices.Index(rows[0], name)
-		if i < 0 || i >= len(rows[1]) {
+		if i < 0 || i >= len(row) {
 			return 0, fmt.Errorf("redis-benchmark output has no %s column: %q", name, b)
 		}
-		return strconv.ParseFloat(rows[1][i], 64)
+		return strconv.ParseFloat(row[i], 64)
 	}
-	var s sample
+	s := sample{tests: len(rows) - 1}
 	for _, f := range []struct {
 		name string
 		dst  *float64
@@ -266,9 +334,10 @@ func median(xs []sample) sample {
 }
 
 type report struct {
-	systems []system
-	cells   []cell
-	medians [][]sample // cell → system
+	systems  []system
+	cells    []cell
+	medians  [][]sample         // cell → system
+	evidence [][]*writeCounters // cell → system: keepkv's counters and profiles
 }
 
 // oneClient is the one-client SET cell.
@@ -332,6 +401,7 @@ func (r report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %.2f | %s %g | %s |\n", t.what, t.got, t.cmp, t.goal, met)
 	}
+	b.WriteString(r.evidenceMarkdown())
 	return b.String()
 }
 

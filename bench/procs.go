@@ -24,6 +24,8 @@ type server struct {
 	bin  string
 	cmd  *exec.Cmd
 	log  *os.File
+	// pprof is a keepkv node's --pprof-addr, set when the matrix profiles.
+	pprof string
 }
 
 func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
@@ -104,7 +106,12 @@ func (s *server) rss() int64 {
 func keepkvNode(bin, dir string, port int, extra ...string) *server {
 	args := append([]string{"--addr", fmt.Sprintf("127.0.0.1:%d", port), "--dir", filepath.Join(dir, "data"), "--log-level", "warn"}, extra...)
 	args = append(args, strings.Fields(*flagKeepkv)...)
-	return &server{name: "keepkv", port: port, dir: dir, bin: bin, args: args}
+	s := &server{name: "keepkv", port: port, dir: dir, bin: bin, args: args}
+	if *flagProfile && !*flagScale && !*flagHTTP {
+		s.pprof = fmt.Sprintf("127.0.0.1:%d", port+pprofPortOffset)
+		s.args = append(s.args, "--pprof-addr", s.pprof)
+	}
+	return s
 }
 
 // redisConfigs are the Redis persistence settings keepkv is compared with.
