@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -278,4 +280,62 @@ func (r report) evidenceMarkdown() string {
 		}
 	}
 	return b.String()
+}
+
+// targetsMarkdown is the results' table of the issue's targets, each with
+// what bounds it beside it when the run measured that: the raft-wal
+// node's same ratio, the write path's counters, and the three largest
+// components of the profiled CPU.
+func (r report) targetsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("\nTargets (issue 18)")
+	if r.evidence != nil {
+		b.WriteString(", with what bounds each (the raft-wal node's same ratio; CPU per request, commands per Raft entry, entries per log append, fdatasyncs per command and the largest shares of the profiled CPU, as in the table below)")
+	}
+	b.WriteString(":\n\n| target | measured | goal | met |")
+	if r.evidence != nil {
+		b.WriteString(" raft-wal node | CPU µs/req | cmds/entry | entries/append | fsyncs/cmd | largest shares of the profiled CPU |")
+	}
+	b.WriteString("\n|---|---|---|---|")
+	if r.evidence != nil {
+		b.WriteString(strings.Repeat("---|", 6))
+	}
+	b.WriteString("\n")
+	names := componentNames()
+	for _, t := range r.targets() {
+		met := "no"
+		if t.ok() {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s %g | %s |", t.what, t.got, t.cmp, t.goal, met)
+		if r.evidence != nil {
+			wal := "–"
+			if t.wal >= 0 {
+				wal = fmt.Sprintf("%.2f", t.wal)
+			}
+			w := r.evidence[t.cell][t.sys]
+			fmt.Fprintf(&b, " %s | %.1f | %.1f | %.2f | %.3f | %s |", wal, w.cpuPerRequest(),
+				per(w.appliedCommands, w.appliedEntries), per(w.logEntries, w.logAppends),
+				per(w.logFsyncs+w.checkpointFsyncs, w.appliedCommands), w.largest(names, 3))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// largest names the k components with the largest shares of the profile.
+func (w *writeCounters) largest(names []string, k int) string {
+	if !w.profiled {
+		return "–"
+	}
+	idx := make([]int, len(w.split))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(w.split[b], w.split[a]) })
+	var parts []string
+	for _, i := range idx[:min(k, len(idx))] {
+		parts = append(parts, fmt.Sprintf("%s %.0f %%", names[i], 100*w.split[i]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -58,5 +59,46 @@ func TestProfileSplitByComponent(t *testing.T) {
 	}
 	if samples != 10 {
 		t.Errorf("samples %d, want 10", samples)
+	}
+}
+
+// The targets table puts each target's own cell's and system's evidence
+// beside it.
+func TestTargetsCarryTheirEvidence(t *testing.T) {
+	sys := func(names ...string) []system {
+		var s []system
+		for _, n := range names {
+			s = append(s, system{name: n})
+		}
+		return s
+	}
+	r := report{
+		systems: sys("keepkv 1 node", "keepkv 1 node raft-wal", "keepkv 3 nodes", "redis off", "redis always"),
+		cells:   []cell{{test: "set", pipe: 1, size: 3, c: 50}, {test: "get", pipe: 1, size: 3, c: 50}},
+		medians: [][]sample{
+			{{rps: 100}, {rps: 150}, {rps: 40}, {rps: 400}, {rps: 200}},
+			{{rps: 300}, {rps: 280}, {rps: 200}, {rps: 500}, {rps: 450}},
+		},
+	}
+	ev := func(cpuTicks, requests int64, split ...float64) *writeCounters {
+		return &writeCounters{cpuTicks: cpuTicks, requests: requests, appliedCommands: 24, appliedEntries: 1, logEntries: 1, logAppends: 1, logFsyncs: 2,
+			profiled: len(split) > 0, split: split}
+	}
+	names := componentNames()
+	split := make([]float64, len(names))
+	split[1], split[4], split[6] = 0.5, 0.3, 0.2 // log store, socket I/O, commands
+	r.evidence = [][]*writeCounters{
+		{ev(100, 1000, split...), ev(1, 1), ev(400, 1000, split...), nil, nil},
+		{ev(30, 10000, split...), ev(1, 1), ev(1, 1), nil, nil},
+	}
+	md := r.targetsMarkdown()
+	for _, want := range []string{
+		"| 1 node SET -P 1 -d 3 -c 50 ÷ redis always | 0.50 | ≥ 0.6 | no | 0.75 | 1000.0 | 24.0 | 1.00 | 0.083 | Raft log store 50 %, socket I/O 30 %, commands 20 % |",
+		"| 3 nodes SET -P 1 -d 3 -c 50 ÷ redis always | 0.20 | ≥ 0.35 | no | – | 4000.0 |",
+		"| 1 node GET -P 1 -d 3 -c 50 ÷ redis off | 0.60 | ≥ 0.8 | no | 0.56 | 30.0 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("targets table lacks\n%s\n in\n%s", want, md)
+		}
 	}
 }
