@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,23 +43,7 @@ const clockTicks = 100
 
 // cpuTicks returns the process's user+system CPU so far (fields 14 and 15
 // of /proc/<pid>/stat), in clock ticks.
-func (s *server) cpuTicks() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:])) // fields 3 onwards
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
-}
+func (s *server) cpuTicks() int64 { return s.statField(14) + s.statField(15) }
 
 // readCounters reads a keepkv system's counters: CPU of every node, the
 // write path's totals from the benchmarked node's INFO persistence.

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/pprof/profile"
 )
@@ -101,4 +104,23 @@ func TestTargetsCarryTheirEvidence(t *testing.T) {
 			t.Errorf("targets table lacks\n%s\n in\n%s", want, md)
 		}
 	}
+}
+
+// cpuTicks reads this process's CPU time from /proc: it grows while the
+// process computes.
+func TestCPUTicksGrowWithWork(t *testing.T) {
+	p, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: &exec.Cmd{Process: p}}
+	start := s.cpuTicks()
+	x, deadline := 0, time.Now().Add(5*time.Second)
+	for i := 0; s.cpuTicks() <= start; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("cpuTicks stayed at %d through 5 s of work", start)
+		}
+		x += i * i
+	}
+	_ = x
 }

@@ -69,7 +69,11 @@ func (s *server) stop(sig syscall.Signal) {
 
 // majorFaults returns how many page faults of the process had to read
 // from disk so far (field 12 of /proc/<pid>/stat).
-func (s *server) majorFaults() int64 {
+func (s *server) majorFaults() int64 { return s.statField(12) }
+
+// statField returns field n (1-based, as proc(5) numbers them; n ≥ 3) of
+// /proc/<pid>/stat, 0 if it cannot be read.
+func (s *server) statField(n int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -80,11 +84,11 @@ func (s *server) majorFaults() int64 {
 		return 0
 	}
 	f := strings.Fields(string(b[i+1:])) // fields 3 onwards
-	if len(f) < 10 {
+	if len(f) < n-2 {
 		return 0
 	}
-	n, _ := strconv.ParseInt(f[9], 10, 64)
-	return n
+	v, _ := strconv.ParseInt(f[n-3], 10, 64)
+	return v
 }
 
 // rss returns the process's resident set size in bytes.
