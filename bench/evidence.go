@@ -33,7 +33,6 @@ type writeCounters struct {
 	requests                        int64 // redis-benchmark requests over the counted runs
 	profiled                        bool
 	split                           []float64 // share of profiled CPU per component (components order)
-	profileSamples                  int64
 	profileRPS                      float64
 }
 

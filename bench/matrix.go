@@ -185,7 +185,7 @@ func runMatrix(ctx context.Context, bin, work string) error {
 				return fmt.Errorf("%s, %s, profiled: %w", s.name, c, err)
 			}
 			e := evidence[ci][si]
-			e.profiled, e.split, e.profileSamples, e.profileRPS = true, split, samples, r.rps
+			e.profiled, e.split, e.profileRPS = true, split, r.rps
 			fmt.Fprintf(os.Stderr, "%-28s profile %-16s %10.0f req/s, %d samples\n", c, s.name, r.rps, samples)
 		}
 	}
